@@ -1,0 +1,72 @@
+# Durantic agent. `make setup` is idempotent; `make test` runs setup first, so a fresh clone needs only it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 python3-venv python3-dev gcc chromium
+
+.PHONY: setup apt vendor venv stubs test lint typecheck unit lab demo bench wheel clean
+
+setup: apt vendor venv stubs
+
+# apt: only what is missing is installed; bird2's own service is kept off (the lab starts its own birds).
+apt: $(STAMPS)/apt
+$(STAMPS)/apt: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing $$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	  if echo " $$missing " | grep -q ' bird2 ' && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
+	    systemctl disable --now bird.service || true; fi; \
+	fi
+	@touch $@
+
+vendor: durantic_agent/_bin/gobgpd protos/gobgp.proto
+durantic_agent/_bin/gobgpd protos/gobgp.proto: vendor-gobgp/PINS vendor-gobgp/fetch.sh
+	@command -v apt-get >/dev/null && [ -n "$$(ls /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -q
+	./vendor-gobgp/fetch.sh
+	@touch durantic_agent/_bin/gobgpd protos/gobgp.proto
+
+venv: $(STAMPS)/venv
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+stubs: durantic_agent/_gobgp/gobgp_pb2.py
+durantic_agent/_gobgp/gobgp_pb2.py: protos/gobgp.proto $(STAMPS)/venv vendor-gobgp/gen-stubs.sh
+	PYTHON=$(PY) ./vendor-gobgp/gen-stubs.sh
+
+lint: setup
+	$(VENV)/bin/ruff check durantic_agent tests
+	$(VENV)/bin/ruff format --check durantic_agent tests
+
+typecheck: setup
+	$(VENV)/bin/mypy durantic_agent tests
+
+unit: setup
+	$(PY) -m pytest -q tests -m 'not lab'
+
+lab: setup
+	$(PY) -m pytest -q tests -m lab
+
+# The whole suite: lint, types, unit and lab tests (lab tests need root; under CI=true none may skip).
+test: setup lint typecheck
+	$(PY) -m pytest tests
+
+demo: setup
+	$(PY) -m tests.lab.demo
+
+bench: setup
+	$(PY) -m bench
+
+wheel: setup
+	$(PY) -m build --wheel --outdir dist .
+
+clean:
+	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/*.proto vendor-gobgp/cache

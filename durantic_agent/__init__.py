@@ -1,0 +1,6 @@
+"""Durantic agent: a BGP control agent for WireGuard meshes, driving a bundled gobgpd over gRPC."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+GOBGP_VERSION = "3.10.0"

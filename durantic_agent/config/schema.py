@@ -1,0 +1,215 @@
+"""The agent.yaml schema (DESIGN.md "Files"). Pure: no file I/O here; see load.py."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..validation import ASN, IPAddr, IPIface, IPNet, Name
+
+__all__ = [
+    "AgentConfig",
+    "Api",
+    "Bgp",
+    "Fib",
+    "Gobgpd",
+    "Machine",
+    "Mesh",
+    "MeshMember",
+    "Neighbor",
+    "WireGuard",
+]
+
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+
+
+def _wg_key(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("is not a WireGuard key (32 bytes, base64)")
+    try:
+        raw = base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not a WireGuard key (32 bytes, base64)") from None
+    if len(raw) != 32:
+        raise ValueError("is not a WireGuard key (32 bytes, base64)")
+    return v
+
+
+def _endpoint(v: Any) -> str:
+    s = str(v)
+    m = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d+)$", s) or re.match(r"^([^:\[\]\s]+):(\d+)$", s)
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise ValueError("is not host:port (IPv6 as [addr]:port)")
+    return s
+
+
+def _hostport(v: Any) -> str:
+    s = _endpoint(v)
+    host = s.rsplit(":", 1)[0].strip("[]")
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError("must be a loopback address:port (the web view is local only)")
+    except ValueError as e:
+        if "loopback" in str(e):
+            raise
+        if host != "localhost":
+            raise ValueError("must be a loopback address:port (the web view is local only)") from None
+    return s
+
+
+WgKey = Annotated[str, AfterValidator(_wg_key)]
+Endpoint = Annotated[str, AfterValidator(_endpoint)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Machine(_Model):
+    name: Name
+    asn: ASN
+    router_id: ipaddress.IPv4Address | None = None
+
+    @field_validator("router_id", mode="before")
+    @classmethod
+    def _rid(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        try:
+            return ipaddress.IPv4Address(str(v))
+        except ValueError:
+            raise ValueError("is not an IPv4 address (a BGP router id is 32 bits)") from None
+
+
+class Bgp(_Model):
+    listen_port: Annotated[int, Field(ge=-1, le=65535)] = 179
+    listen_addresses: list[IPAddr] | None = None
+    hold_time: Annotated[int, Field(ge=3, le=65535)] = 9
+    keepalive: Annotated[int, Field(ge=1, le=21845)] = 3
+    connect_retry: Annotated[int, Field(ge=1, le=3600)] = 5
+    graceful_restart: bool = True
+    restart_time: Annotated[int, Field(ge=1, le=4095)] = 120
+    deferral_time: Annotated[int, Field(ge=1, le=3600)] = 5
+
+    @model_validator(mode="after")
+    def _timers(self) -> Bgp:
+        if self.keepalive * 3 > self.hold_time:
+            raise ValueError(f"keepalive {self.keepalive} must be at most a third of hold_time {self.hold_time}")
+        return self
+
+
+class MeshMember(_Model):
+    name: Name
+    asn: ASN
+    address: IPAddr
+    public_key: WgKey
+    endpoint: Endpoint | None = None
+
+
+class Mesh(_Model):
+    name: Name
+    interface: str | None = None
+    address: IPIface
+    listen_port: Port = 51820
+    private_key_file: Path
+    members_file: Path | None = None
+    members: list[MeshMember] | None = None
+    persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 5
+
+    @field_validator("interface")
+    @classmethod
+    def _ifname(cls, v: str | None) -> str | None:
+        if v is not None and not _IFNAME_RE.match(v):
+            raise ValueError("is not a valid interface name (at most 15 characters)")
+        return v
+
+    @model_validator(mode="after")
+    def _ifname_default(self) -> Mesh:
+        if self.interface is None and len(f"dur-{self.name}") > 15:
+            raise ValueError(f"interface name 'dur-{self.name}' is longer than 15 characters: set `interface`")
+        return self
+
+    @property
+    def ifname(self) -> str:
+        return self.interface or f"dur-{self.name}"
+
+
+class Neighbor(_Model):
+    name: Name
+    address: IPAddr
+    asn: ASN
+    port: Port = 179
+    local_address: IPAddr | None = None
+    password_file: Path | None = None
+    multihop: Annotated[int, Field(ge=1, le=255)] | None = None
+    passive: bool = False
+
+
+class Api(_Model):
+    socket: Path = Path("/run/durantic/agent.sock")
+    http: Annotated[str, AfterValidator(_hostport)] | None = "127.0.0.1:9179"
+
+
+class Gobgpd(_Model):
+    path: Path | None = None
+    log_level: Literal["info", "debug"] = "info"
+
+
+class WireGuard(_Model):
+    backend: Literal["auto", "kernel", "userspace"] = "auto"
+    wireguard_go: Path | None = None
+
+
+class Fib(_Model):
+    enabled: bool = True
+    route_protocol: Annotated[int, Field(ge=1, le=255)] = 186
+    deny: list[IPNet] = []
+
+
+class AgentConfig(_Model):
+    machine: Machine
+    bgp: Bgp = Bgp()
+    meshes: list[Mesh] = []
+    neighbors: list[Neighbor] = []
+    api: Api = Api()
+    state_dir: Path = Path("/var/lib/durantic")
+    runtime_dir: Path = Path("/run/durantic")
+    gobgpd: Gobgpd = Gobgpd()
+    wireguard: WireGuard = WireGuard()
+    fib: Fib = Fib()
+
+    @model_validator(mode="after")
+    def _unique(self) -> AgentConfig:
+        _dupes([n.name for n in self.neighbors], "neighbors", "name")
+        _dupes([str(n.address) for n in self.neighbors], "neighbors", "address")
+        _dupes([m.name for m in self.meshes], "meshes", "name")
+        _dupes([m.ifname for m in self.meshes], "meshes", "interface")
+        _dupes([m.listen_port for m in self.meshes], "meshes", "listen_port")
+        return self
+
+    @property
+    def router_id(self) -> str:
+        if self.machine.router_id is not None:
+            return str(self.machine.router_id)
+        for mesh in self.meshes:
+            if mesh.address.version == 4:
+                return str(mesh.address.ip)
+        for n in self.neighbors:
+            if n.local_address is not None and n.local_address.version == 4:
+                return str(n.local_address)
+        raise ValueError("no router id")
+
+
+def _dupes(values: list[Any], where: str, key: str) -> None:
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        if v in seen:
+            raise ValueError(f"{where}[{i}].{key}: {str(v)!r} duplicates {where}[{seen[v]}]")
+        seen[v] = i

@@ -1,0 +1,60 @@
+"""Exceptions of the agent.
+
+    AgentError
+    ├── ConfigError          agent.yaml / members file invalid (carries every message)
+    ├── ValidationFailed     an object (announcement, policy set) rejected; one line names field and value
+    ├── SidecarError
+    │   ├── SidecarUnavailable   gobgpd not running / not answering
+    │   └── SidecarRejected      gobgpd answered with an error (text only: GoBGP uses StatusCode.UNKNOWN)
+    ├── NetlinkOpError       a kernel operation failed (carries errno)
+    └── WireGuardError       a WireGuard backend failed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentError",
+    "ConfigError",
+    "NetlinkOpError",
+    "SidecarError",
+    "SidecarRejected",
+    "SidecarUnavailable",
+    "ValidationFailed",
+    "WireGuardError",
+]
+
+
+class AgentError(Exception):
+    """Base of every error the agent raises on purpose."""
+
+
+class ConfigError(AgentError):
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+class ValidationFailed(AgentError):
+    """Bad input from a user: `str(exc)` is one line naming the field and the value."""
+
+
+class SidecarError(AgentError):
+    pass
+
+
+class SidecarUnavailable(SidecarError):
+    pass
+
+
+class SidecarRejected(SidecarError):
+    pass
+
+
+class NetlinkOpError(AgentError):
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        self.errno = errno
+        super().__init__(message)
+
+
+class WireGuardError(AgentError):
+    pass

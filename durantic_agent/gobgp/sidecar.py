@@ -1,0 +1,271 @@
+"""Supervise the gobgpd sidecar: find it, launch it safely, know when it is ready, restart it with backoff.
+
+Launch rules (shared/notes/gobgp-3.10.md section 2): explicit `--api-hosts unix://…` in a 0700 runtime dir,
+`--pprof-disable`, own session (gobgpd dies on SIGHUP without -f), stale socket unlinked first, and a
+parent-death signal so a machine whose agent is gone stops announcing. Ready = socket exists and GetBgp
+answers; there is no fixed sleep anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from ..errors import SidecarError, SidecarUnavailable
+from .client import GobgpClient
+
+__all__ = ["Sidecar", "find_gobgpd", "set_pdeathsig"]
+
+log = logging.getLogger("durantic.gobgpd")
+_PR_SET_PDEATHSIG = 1
+_BUNDLED = Path(__file__).resolve().parent.parent / "_bin" / "gobgpd"
+
+
+def find_gobgpd(configured: Path | None) -> Path:
+    """Config `gobgpd.path`, then the copy bundled in the package, then PATH."""
+    if configured is not None:
+        if os.access(configured, os.X_OK):
+            return configured
+        raise SidecarError(f"gobgpd.path: {str(configured)!r} is not an executable file")
+    if os.access(_BUNDLED, os.X_OK):
+        return _BUNDLED
+    found = shutil.which("gobgpd")
+    if found:
+        return Path(found)
+    raise SidecarError(
+        "gobgpd not found: not bundled in the package, not on PATH, and gobgpd.path is not set "
+        "(run `make setup` in a source tree, or set gobgpd.path in agent.yaml)"
+    )
+
+
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+    """Run in the child between fork and exec: the kernel kills it when its parent thread dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+async def gobgpd_version(binary: Path) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        str(binary), "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    return out.decode(errors="replace").strip().removeprefix("gobgpd version ")
+
+
+class Sidecar:
+    """One gobgpd child. `run()` keeps it alive; `on_ready(client, fresh)` is awaited after every (re)start.
+
+    fresh=True means gobgpd holds no configuration (asn == 0): the agent must push everything.
+    """
+
+    def __init__(
+        self,
+        binary: Path,
+        runtime_dir: Path,
+        on_ready: Callable[[GobgpClient, bool], Awaitable[None]],
+        log_level: str = "info",
+    ) -> None:
+        self.binary = binary
+        self.runtime_dir = runtime_dir
+        self.socket_path = runtime_dir / "gobgpd.sock"
+        self.on_ready = on_ready
+        self.log_level = log_level
+        self.proc: asyncio.subprocess.Process | None = None
+        self.client: GobgpClient | None = None
+        self.restarts = 0
+        self.started_at: float | None = None
+        self.adopted_pid: int | None = None
+        self._stopping = False
+        self._log_task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def pid(self) -> int | None:
+        if self.proc is not None and self.proc.returncode is None:
+            return self.proc.pid
+        return self.adopted_pid
+
+    def _prepare_dir(self) -> None:
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.runtime_dir, 0o700)
+
+    async def _try_adopt(self) -> GobgpClient | None:
+        """A gobgpd already serving our socket and configured (asn != 0) is adopted, not restarted."""
+        if not self.socket_path.exists():
+            return None
+        client = GobgpClient(str(self.socket_path))
+        try:
+            g = await client.get_global(timeout=1.0)
+        except SidecarError:
+            await client.close()
+            return None
+        if g.asn == 0:
+            await client.close()
+            return None
+        self.adopted_pid = _socket_peer_pid(self.socket_path)
+        log.info("adopting running gobgpd (pid %s, asn %s)", self.adopted_pid, g.asn)
+        return client
+
+    async def _spawn(self) -> GobgpClient:
+        self._prepare_dir()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()  # a stale socket makes gobgpd exit 1 at once
+        args = [
+            str(self.binary),
+            f"--api-hosts=unix://{self.socket_path}",
+            "--pprof-disable",
+            "--log-plain",
+            f"--log-level={self.log_level}",
+        ]
+        self.proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=set_pdeathsig,
+        )
+        self._log_task = asyncio.create_task(self._pump_log(self.proc), name="gobgpd-log")
+        deadline = time.monotonic() + 10.0
+        while not self.socket_path.exists():
+            if self.proc.returncode is not None:
+                raise SidecarUnavailable(f"gobgpd exited with code {self.proc.returncode} before it was ready")
+            if time.monotonic() > deadline:
+                raise SidecarUnavailable("gobgpd did not create its API socket within 10 s")
+            await asyncio.sleep(0.005)
+        client = GobgpClient(str(self.socket_path))
+        while True:
+            try:
+                await client.get_global(timeout=1.0)
+                break
+            except SidecarError:
+                if self.proc.returncode is not None or time.monotonic() > deadline:
+                    await client.close()
+                    raise SidecarUnavailable("gobgpd did not answer GetBgp") from None
+                await asyncio.sleep(0.01)
+        log.info("gobgpd started (pid %d)", self.proc.pid)
+        return client
+
+    async def _pump_log(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                level = logging.WARNING if ("level=error" in line or "level=fatal" in line) else logging.INFO
+                log.log(level, "[gobgpd %d] %s", proc.pid, line)
+
+    async def start(self) -> None:
+        """First start: adopt or spawn, then hand the client to on_ready."""
+        client = await self._try_adopt()
+        fresh = client is None
+        if client is None:
+            client = await self._spawn()
+        self.client = client
+        self.started_at = time.time()
+        await self.on_ready(client, fresh)
+        self.ready.set()
+
+    async def wait_exit(self) -> None:
+        """Returns when the supervised gobgpd is gone (child exit, or the adopted one stops answering)."""
+        if self.proc is not None and self.adopted_pid is None:
+            await self.proc.wait()
+            if self._log_task:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._log_task, 1.0)
+            return
+        assert self.client is not None
+        while True:  # adopted: not our child, so poll its liveness cheaply
+            pid = self.adopted_pid
+            if pid is not None and not _pid_alive(pid):
+                return
+            try:
+                await self.client.get_global(timeout=2.0)
+            except SidecarUnavailable:
+                return
+            except SidecarError:
+                pass
+            await asyncio.sleep(1.0)
+
+    async def run(self) -> None:
+        """Keep gobgpd alive until stop(). Restarts use exponential backoff (0.1 s .. 10 s)."""
+        backoff = 0.1
+        while not self._stopping:
+            await self.wait_exit()
+            if self._stopping:
+                return
+            self.ready.clear()
+            code = self.proc.returncode if self.proc is not None else None
+            log.error("gobgpd exited (code %s); restarting", code)
+            self.adopted_pid = None
+            if self.client is not None:
+                await self.client.close()
+                self.client = None
+            while not self._stopping:
+                try:
+                    ok_since = time.monotonic()
+                    client = await self._spawn()
+                    self.client = client
+                    self.restarts += 1
+                    self.started_at = time.time()
+                    await self.on_ready(client, True)
+                    self.ready.set()
+                    if time.monotonic() - ok_since > 30:
+                        backoff = 0.1
+                    break
+                except SidecarError as e:
+                    log.error("gobgpd restart failed: %s; retrying in %.1fs", e, backoff)
+                    if self.proc is not None and self.proc.returncode is None:
+                        self.proc.kill()
+                        await self.proc.wait()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (gobgpd sends Cease to peers and removes its socket), SIGKILL after timeout."""
+        self._stopping = True
+        if self.client is not None:
+            await self.client.close()
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        elif self.adopted_pid is not None and _pid_alive(self.adopted_pid):
+            os.kill(self.adopted_pid, signal.SIGTERM)
+        if self._log_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._log_task, 1.0)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _socket_peer_pid(path: Path) -> int | None:
+    import socket
+    import struct
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(path))
+            creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid, _, _ = struct.unpack("3i", creds)
+            return int(pid)
+    except OSError:
+        return None

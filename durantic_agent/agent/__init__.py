@@ -1,0 +1,1 @@
+"""The agent process: composition root, lifecycle and the level-triggered controller."""

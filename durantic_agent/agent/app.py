@@ -1,0 +1,297 @@
+"""Composition root and lifecycle of one agent process.
+
+startup: load config + objects, start gobgpd (adopt a configured one), health engine, controller, API.
+run:     one TaskGroup; a task that dies takes the process down (crash-only; systemd restarts it).
+stop:    SIGTERM withdraws every announcement and waits until peers no longer receive them, then stops
+         gobgpd, so traffic moves in milliseconds instead of after the hold time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import GOBGP_VERSION, __version__
+from ..config import AgentConfig, load_config
+from ..desired import Desired, DrainPhase, PathSpec, desired
+from ..errors import AgentError, ConfigError, SidecarError
+from ..gobgp import speaker
+from ..gobgp.client import GobgpClient
+from ..gobgp.sidecar import Sidecar, find_gobgpd
+from ..health.engine import HealthEngine
+from ..objects.store import ObjectStore
+from .controller import Controller
+
+__all__ = ["Agent"]
+
+log = logging.getLogger("durantic.agent")
+
+
+class Agent:
+    def __init__(self, config_path: Path, cfg: AgentConfig) -> None:
+        self.config_path = config_path
+        self.cfg = cfg
+        self.started_at = time.time()
+        self.store = ObjectStore(cfg.state_dir, peer_names=self.peer_names)
+        self.controller = Controller(
+            [
+                ("paths", self._reconcile_paths),
+                ("peers", self._reconcile_peers),
+            ]
+        )
+        self.health = HealthEngine(on_change=self.controller.wake)
+        self.sidecar = Sidecar(
+            find_gobgpd(cfg.gobgpd.path),
+            cfg.runtime_dir / "gobgpd",
+            self._on_gobgpd_ready,
+            log_level=cfg.gobgpd.log_level,
+        )
+        self.passwords: dict[str, str] = {}
+        self.drain = DrainPhase.NONE
+        self.stopping = False
+        self._paths_applied: dict[str, PathSpec] | None = None  # None = unknown (fresh gobgpd / adopted)
+        self._local_restarting = False
+        self._running_marker = cfg.state_dir / "running"
+        self._stop = asyncio.Event()
+        self._reload_requested = asyncio.Event()
+        self.last_desired = Desired()
+
+    # ----- inputs -------------------------------------------------------------------------------
+
+    def peer_names(self) -> set[str]:
+        names = {n.name for n in self.cfg.neighbors}
+        for mesh in self.cfg.meshes:
+            names.update(m.name for m in mesh.members or [])
+        return names
+
+    def _read_passwords(self, cfg: AgentConfig) -> dict[str, str]:
+        out = {}
+        for i, n in enumerate(cfg.neighbors):
+            if n.password_file is not None:
+                try:
+                    out[n.name] = n.password_file.read_text().strip()
+                except OSError as e:
+                    raise ConfigError(
+                        [f"neighbors[{i}].password_file: {str(n.password_file)!r} cannot be read: {e.strerror}"]
+                    ) from None
+        return out
+
+    def compute_desired(self) -> Desired:
+        d = desired(
+            self.cfg,
+            self.store.state,
+            self.health.passing,
+            drain=self.drain,
+            passwords=self.passwords,
+            stopping=self.stopping,
+        )
+        self.last_desired = d
+        return d
+
+    def global_spec(self) -> speaker.GlobalSpec:
+        b = self.cfg.bgp
+        addrs = tuple(str(a) for a in b.listen_addresses) if b.listen_addresses else ()
+        return speaker.GlobalSpec(self.cfg.machine.asn, self.cfg.router_id, b.listen_port, addrs)
+
+    # ----- gobgpd ---------------------------------------------------------------------------------
+
+    async def _on_gobgpd_ready(self, client: GobgpClient, fresh: bool) -> None:
+        cur = None if fresh else await speaker.current_global(client)
+        want = self.global_spec()
+        if cur is not None and (cur.asn, cur.router_id) != (want.asn, want.router_id):
+            log.info("adopted gobgpd has asn %s / router id %s; restarting BGP with ours", cur.asn, cur.router_id)
+            await speaker.stop_bgp(client)
+            cur = None
+        if cur is None:
+            await speaker.start_bgp(client, want)
+            # gobgpd lost everything: if the agent or gobgpd went down uncleanly, tell peers we restart
+            # so they keep our routes (graceful restart) until EoR.
+            self._local_restarting = self.sidecar.restarts > 0 or self._running_marker.exists()
+            self._paths_applied = {}
+        else:
+            self._paths_applied = None
+        self._running_marker.touch()
+        self.controller.wake()
+
+    def client(self) -> GobgpClient:
+        c = self.sidecar.client
+        if c is None or not self.sidecar.ready.is_set():
+            raise SidecarError("gobgpd is not ready")
+        return c
+
+    # ----- reconcilers ----------------------------------------------------------------------------
+
+    async def _reconcile_paths(self) -> int:
+        d = self.compute_desired()
+        client = self.client()
+        applied = self._paths_applied
+        if applied is None:
+            # Adopted gobgpd: re-add what we want (replacing is harmless) and drop local paths we don't.
+            present = await speaker.list_local_paths(client)
+            stale = [PathSpec(prefix=p) for p in present if p not in d.paths]
+            await speaker.delete_paths(client, stale)
+            await speaker.add_paths(client, d.paths.values())
+            self._paths_applied = dict(d.paths)
+            return len(stale) + len(d.paths)
+        remove = [s for p, s in applied.items() if p not in d.paths]
+        add = [s for p, s in d.paths.items() if p not in applied or applied[p].attrs() != s.attrs()]
+        if remove:
+            await speaker.delete_paths(client, remove)
+            for s in remove:
+                applied.pop(s.prefix, None)
+        if add:
+            await speaker.add_paths(client, add)
+            for s in add:
+                applied[s.prefix] = s
+        return len(remove) + len(add)
+
+    async def _reconcile_peers(self) -> int:
+        d = self.last_desired
+        client = self.client()
+        current = await speaker.list_owned_peers(client)
+        changes = 0
+        for addr, fp in current.items():
+            spec = d.peers.get(addr)
+            if spec is None or spec.fingerprint() != fp:
+                await speaker.delete_peer(client, addr)
+                changes += 1
+        for addr, spec in d.peers.items():
+            if current.get(addr) != spec.fingerprint():
+                await speaker.add_peer(client, spec, local_restarting=self._local_restarting)
+                changes += 1
+        return changes
+
+    # ----- operations (API) -------------------------------------------------------------------------
+
+    async def reload(self) -> None:
+        """Re-read agent.yaml; refuse (and keep running as before) if it is invalid."""
+        cfg = await asyncio.to_thread(load_config, self.config_path)
+        passwords = self._read_passwords(cfg)
+        if cfg.machine.asn != self.cfg.machine.asn or cfg.router_id != self.cfg.router_id:
+            # A new identity needs a new BGP instance: restart BGP in gobgpd, re-push everything.
+            client = self.client()
+            self.cfg, self.passwords = cfg, passwords
+            await speaker.stop_bgp(client)
+            await self._on_gobgpd_ready(client, True)
+        elif cfg.state_dir != self.cfg.state_dir or cfg.api != self.cfg.api:
+            raise ConfigError(["state_dir/api changes need an agent restart"])
+        self.cfg, self.passwords = cfg, passwords
+        await self.controller.wait_converged()
+
+    def sync_health(self) -> None:
+        self.health.set_checks(
+            {a.name: a.health_check for a in self.store.state.announcements if a.health_check is not None}
+        )
+        for a in self.store.state.announcements:
+            if a.health_check is not None:
+                if a.enabled:
+                    self.health.enable(a.name)
+                else:
+                    self.health.disable(a.name)
+
+    def objects_changed(self) -> None:
+        self.sync_health()
+        self.controller.wake()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "machine": {"name": self.cfg.machine.name, "asn": self.cfg.machine.asn, "router_id": self.cfg.router_id},
+            "version": __version__,
+            "gobgpd": {
+                "version": GOBGP_VERSION,
+                "pid": self.sidecar.pid,
+                "restarts": self.sidecar.restarts,
+                "ready": self.sidecar.ready.is_set(),
+                "started_at": self.sidecar.started_at,
+            },
+            "pid": os.getpid(),
+            "uptime": round(time.time() - self.started_at, 3),
+            "drain": self.drain.value,
+            "reconcile": {
+                n: {"ok": r.ok, "error": r.error, "changed": r.changed, "at": r.at}
+                for n, r in self.controller.results.items()
+            },
+        }
+
+    # ----- lifecycle --------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload_requested.set()
+
+    async def _reload_loop(self) -> None:
+        while True:
+            await self._reload_requested.wait()
+            self._reload_requested.clear()
+            try:
+                await self.reload()
+                log.info("config reloaded")
+            except (AgentError, OSError) as e:
+                log.error("reload refused, keeping the running config: %s", e)
+
+    async def _withdraw_all(self, timeout: float = 3.0) -> None:
+        self.stopping = True
+        try:
+            await self.controller.wait_converged(timeout)
+            await self._wait_withdrawn(timeout)
+        except (AgentError, OSError) as e:
+            log.warning("could not withdraw cleanly before stopping: %s", e)
+
+    async def _wait_withdrawn(self, timeout: float) -> None:
+        """Until no established peer is still advertised any of our prefixes (or timeout)."""
+        client = self.client()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            infos = await speaker.list_peer_info(client)
+            if all(i.advertised == 0 or i.state != "established" for i in infos.values()):
+                return
+            await asyncio.sleep(0.02)
+
+    async def run(self) -> int:
+        from ..api.server import ApiServer
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        self.passwords = self._read_passwords(self.cfg)
+        self.store.load()
+        self.drain = DrainPhase.WITHDRAWN if self.store.state.drained else DrainPhase.NONE
+        self.cfg.runtime_dir.mkdir(parents=True, exist_ok=True)
+        api = ApiServer(self)
+        await self.sidecar.start()
+        self.sync_health()
+        await self.health.start()
+        await api.start()
+        log.info(
+            "agent %s up: asn %s, router id %s, gobgpd pid %s",
+            self.cfg.machine.name, self.cfg.machine.asn, self.cfg.router_id, self.sidecar.pid,
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [
+                    tg.create_task(self.sidecar.run(), name="sidecar"),
+                    tg.create_task(self.controller.run(), name="controller"),
+                    tg.create_task(self._reload_loop(), name="reload"),
+                ]
+                await self._stop.wait()
+                log.info("stopping: withdrawing announcements first")
+                await self._withdraw_all()
+                for t in tasks:
+                    t.cancel()
+        finally:
+            await api.stop()
+            await self.health.stop()
+            await self.sidecar.stop()
+            with contextlib.suppress(FileNotFoundError):
+                self._running_marker.unlink()
+        log.info("stopped")
+        return 0

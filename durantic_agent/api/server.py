@@ -1,0 +1,284 @@
+"""aiohttp servers: the full API on the unix socket, and the read-only web view + /metrics on loopback TCP.
+
+Writes are validated whole before anything changes: a 400 carries one line naming field and value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from ..errors import AgentError, ConfigError, ValidationFailed
+from ..objects.announcement import Announcement
+from ..objects.document import parse_doc
+from ..validation import format_errors
+
+if TYPE_CHECKING:
+    from ..agent.app import Agent
+
+__all__ = ["ApiServer", "build_api_app"]
+
+log = logging.getLogger("durantic.api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, default=str))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"error": message}, status=status)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ValidationFailed as e:
+        return _error(400, str(e))
+    except ConfigError as e:
+        return _error(400, "; ".join(e.messages))
+    except json.JSONDecodeError as e:
+        return _error(400, f"request body is not JSON: {e.msg}")
+    except AgentError as e:
+        return _error(503, str(e))
+
+
+async def _body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    return json.loads(await request.text() or "{}")
+
+
+def build_api_app(agent: Agent) -> web.Application:
+    routes = web.RouteTableDef()
+    store = agent.store
+
+    @routes.get("/v1/status")
+    async def status(request: web.Request) -> web.Response:
+        st = agent.status()
+        st["peers"] = await agent_peers(agent)
+        return _json(st)
+
+    @routes.get("/v1/objects")
+    async def get_objects(request: web.Request) -> web.Response:
+        return _json(store.state.to_doc())
+
+    @routes.post("/v1/apply")
+    async def apply(request: web.Request) -> web.Response:
+        body = await _body(request)
+        prune = bool(request.query.get("prune") in ("1", "true"))
+        doc = parse_doc(body)
+        _, changed = store.apply(doc, prune=prune)
+        if changed:
+            agent.objects_changed()
+        return _json({"changed": changed})
+
+    @routes.get("/v1/announcements")
+    async def list_announcements(request: web.Request) -> web.Response:
+        return _json(announcement_rows(agent))
+
+    @routes.get("/v1/announcements/{name}")
+    async def show_announcement(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        rows = [r for r in announcement_rows(agent) if r["name"] == name]
+        if not rows:
+            return _error(404, f"announcement {name!r} not found")
+        return _json(rows[0])
+
+    @routes.put("/v1/announcements/{name}")
+    async def put_announcement(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise ValidationFailed("(body): is not a mapping")
+        body = {**body, "name": name}
+        try:
+            ann = Announcement.model_validate(body)
+        except ValidationError as e:
+            raise ValidationFailed(format_errors(e)[0]) from None
+        anns = [a for a in store.state.announcements if a.name != name]
+        idx = next((i for i, a in enumerate(store.state.announcements) if a.name == name), len(anns))
+        anns.insert(idx, ann)
+        changed = store.commit(store.state.model_copy(update={"announcements": anns}))
+        if changed:
+            agent.objects_changed()
+        return _json({"changed": changed}, status=200)
+
+    @routes.delete("/v1/announcements/{name}")
+    async def delete_announcement(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if store.state.announcement(name) is None:
+            return _error(404, f"announcement {name!r} not found")
+        anns = [a for a in store.state.announcements if a.name != name]
+        store.commit(store.state.model_copy(update={"announcements": anns}))
+        agent.objects_changed()
+        return _json({"changed": True})
+
+    async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
+        name = request.match_info["name"]
+        ann = store.state.announcement(name)
+        if ann is None:
+            return _error(404, f"announcement {name!r} not found")
+        new = ann.model_copy(update={"enabled": enabled})
+        anns = [new if a.name == name else a for a in store.state.announcements]
+        changed = store.commit(store.state.model_copy(update={"announcements": anns}))
+        agent.objects_changed()
+        return _json({"changed": changed})
+
+    @routes.post("/v1/announcements/{name}/disable")
+    async def disable(request: web.Request) -> web.Response:
+        return await _set_enabled(request, False)
+
+    @routes.post("/v1/announcements/{name}/enable")
+    async def enable(request: web.Request) -> web.Response:
+        return await _set_enabled(request, True)
+
+    @routes.get("/v1/checks")
+    async def checks(request: web.Request) -> web.Response:
+        return _json(check_rows(agent))
+
+    @routes.post("/v1/reload")
+    async def reload(request: web.Request) -> web.Response:
+        await agent.reload()
+        return _json({"reloaded": True})
+
+    @routes.get("/v1/peers")
+    async def peers(request: web.Request) -> web.Response:
+        return _json(await agent_peers(agent))
+
+    app = web.Application(middlewares=[_errors])
+    app.add_routes(routes)
+    return app
+
+
+def announcement_rows(agent: Agent) -> list[dict[str, Any]]:
+    rows = []
+    statuses = agent.health.statuses()
+    announced = agent.last_desired.paths
+    for a in agent.store.state.announcements:
+        st = statuses.get(a.name)
+        rows.append(
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "prefix": a.prefix,
+                "enabled": a.enabled,
+                "announced": a.prefix in announced and announced[a.prefix].owner == a.name,
+                "state": (st.state.value if st else ("disabled" if not a.enabled else "none")),
+                "last_detail": st.last_detail if st else None,
+                "last_latency": st.last_latency if st else None,
+                "transitions": st.transitions if st else 0,
+                "communities": list(a.communities),
+                "large_communities": list(a.large_communities),
+                "med": a.med,
+                "object": a.model_dump(mode="json", exclude_defaults=True),
+            }
+        )
+    return rows
+
+
+def check_rows(agent: Agent) -> list[dict[str, Any]]:
+    out = []
+    for name, st in agent.health.statuses().items():
+        ann = agent.store.state.announcement(name)
+        hc = ann.health_check if ann else None
+        out.append(
+            {
+                "name": name,
+                "type": hc.kind if hc is not None else None,
+                "state": st.state.value,
+                "passing": agent.health.passing(name),
+                "last_ok": st.last_ok,
+                "last_detail": st.last_detail,
+                "last_latency": st.last_latency,
+                "last_probe_at": st.last_probe_at,
+                "transitions": st.transitions,
+                "last_transition_at": st.last_transition_at,
+                "held_down_until": st.held_down_until,
+                "probes": st.probes,
+            }
+        )
+    return out
+
+
+async def agent_peers(agent: Agent) -> list[dict[str, Any]]:
+    from ..gobgp import speaker
+
+    infos: dict[str, speaker.PeerInfo] = {}
+    with contextlib.suppress(AgentError):
+        infos = await speaker.list_peer_info(agent.client())
+    out = []
+    for addr, spec in agent.last_desired.peers.items():
+        i = infos.get(addr)
+        out.append(
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                "address": addr,
+                "asn": spec.asn,
+                "state": i.state if i else "unknown",
+                "uptime": i.uptime if i else None,
+                "received": i.received if i else 0,
+                "accepted": i.accepted if i else 0,
+                "advertised": i.advertised if i else 0,
+            }
+        )
+    return out
+
+
+class ApiServer:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self._runners: list[web.AppRunner] = []
+
+    async def start(self) -> None:
+        cfg = self.agent.cfg.api
+        sock = cfg.socket
+        sock.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        runner = web.AppRunner(build_api_app(self.agent), access_log=None)
+        await runner.setup()
+        old = os.umask(0o177)  # created 0600 from the start: no window where others may connect
+        try:
+            await web.UnixSite(runner, str(sock)).start()
+        finally:
+            os.umask(old)
+        os.chmod(sock, 0o600)
+        self._runners.append(runner)
+        if cfg.http:
+            host, _, port = cfg.http.rpartition(":")
+            hrunner = web.AppRunner(build_view_app(self.agent), access_log=None)
+            await hrunner.setup()
+            await web.TCPSite(hrunner, host.strip("[]"), int(port)).start()
+            self._runners.append(hrunner)
+
+    async def stop(self) -> None:
+        for r in self._runners:
+            await r.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            self.agent.cfg.api.socket.unlink()
+
+
+def build_view_app(agent: Agent) -> web.Application:
+    """Read-only: GET only, never mutates."""
+    app = web.Application()
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def status(request: web.Request) -> web.Response:
+        return _json(agent.status())
+
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/status", status)
+    return app

@@ -1,0 +1,389 @@
+"""`durantic`: the command line. Exit codes: 0 ok, 1 failure (agent unreachable, invalid config file),
+2 bad input (one line naming the field and the value; nothing changed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import yaml
+
+from .. import GOBGP_VERSION, __version__
+from ..errors import ConfigError
+from .client import AgentUnreachable, ApiClient, ApiError, default_socket
+
+EXIT_FAIL = 1
+EXIT_BAD_INPUT = 2
+
+
+def _die(msg: str, code: int) -> NoReturn:
+    click.echo(f"durantic: {msg}", err=True)
+    sys.exit(code)
+
+
+def _api(ctx: click.Context) -> ApiClient:
+    return ApiClient(default_socket(ctx.obj.get("socket")))
+
+
+def _call(fn: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        return fn(*args, **kw)
+    except ApiError as e:
+        _die(str(e), EXIT_BAD_INPUT if e.status in (400, 404, 409) else EXIT_FAIL)
+    except AgentUnreachable as e:
+        _die(str(e), EXIT_FAIL)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> None:
+    cells = [headers] + [["-" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for r in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--socket", "socket_path", envvar="DURANTIC_SOCKET", help="agent API socket")
+@click.pass_context
+def cli(ctx: click.Context, socket_path: str | None) -> None:
+    """Durantic: BGP control agent for WireGuard meshes."""
+    ctx.ensure_object(dict)
+    ctx.obj["socket"] = socket_path
+
+
+@cli.command()
+def version() -> None:
+    """Print the agent and gobgpd versions."""
+    from ..gobgp.sidecar import find_gobgpd, gobgpd_version
+
+    try:
+        binary = find_gobgpd(None)
+        gv = asyncio.run(gobgpd_version(binary))
+        where = str(binary)
+    except Exception as e:
+        gv, where = f"not found ({e})", ""
+    click.echo(f"durantic {__version__}")
+    click.echo(f"gobgpd {gv} {where}".rstrip() + f" (pinned {GOBGP_VERSION})")
+
+
+# ----- agent ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def agent() -> None:
+    """Run or control the agent process."""
+
+
+@agent.command("run")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(path_type=Path))
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def agent_run(config_path: Path, log_level: str) -> None:
+    """Run the agent in the foreground."""
+    from ..config import load_config
+    from ..errors import AgentError
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as e:
+        for m in e.messages:
+            click.echo(f"{config_path}: {m}", err=True)
+        sys.exit(EXIT_FAIL)
+    from ..agent.app import Agent
+
+    try:
+        a = Agent(config_path, cfg)
+        code = asyncio.run(a.run())
+    except ConfigError as e:
+        for m in e.messages:
+            click.echo(f"{config_path}: {m}", err=True)
+        sys.exit(EXIT_FAIL)
+    except AgentError as e:
+        _die(str(e), EXIT_FAIL)
+    sys.exit(code)
+
+
+@agent.command("reload")
+@click.pass_context
+def agent_reload(ctx: click.Context) -> None:
+    """Re-read agent.yaml in the running agent (unchanged peers are not reset)."""
+    _call(_api(ctx).post, "/v1/reload")
+    click.echo("reloaded")
+
+
+# ----- config --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def config() -> None:
+    """Validate configuration files."""
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def config_check(file: Path) -> None:
+    """Exit 0 when FILE is a valid agent.yaml, 1 with every error otherwise."""
+    from ..config import load_config
+
+    try:
+        load_config(file)
+    except ConfigError as e:
+        for m in e.messages:
+            click.echo(f"{file}: {m}", err=True)
+        sys.exit(EXIT_FAIL)
+    click.echo(f"{file}: ok")
+
+
+# ----- status --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Machine, gobgpd and peer summary."""
+    st = _call(_api(ctx).get, "/v1/status")
+    if as_json:
+        _print_json(st)
+        return
+    m = st["machine"]
+    g = st["gobgpd"]
+    click.echo(f"machine   {m['name']}  AS{m['asn']}  router-id {m['router_id']}")
+    click.echo(f"agent     {st['version']}  pid {st['pid']}  up {st['uptime']:.0f}s  drain {st['drain']}")
+    click.echo(f"gobgpd    {g['version']}  pid {g['pid']}  restarts {g['restarts']}  ready {g['ready']}")
+    bad = {k: v for k, v in st["reconcile"].items() if not v["ok"]}
+    for k, v in bad.items():
+        click.echo(f"reconcile {k}: {v['error']}")
+    click.echo("")
+    _table([[p["name"], p["address"], p["asn"], p["state"]] for p in st["peers"]], ["PEER", "ADDRESS", "ASN", "STATE"])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def peers(ctx: click.Context, as_json: bool) -> None:
+    """Mesh members and neighbours with BGP state."""
+    rows = _call(_api(ctx).get, "/v1/peers")
+    if as_json:
+        _print_json(rows)
+        return
+    _table(
+        [[p["name"], p["kind"], p["address"], p["asn"], p["state"], p["received"], p["advertised"]] for p in rows],
+        ["NAME", "KIND", "ADDRESS", "ASN", "STATE", "RECEIVED", "ADVERTISED"],
+    )
+
+
+# ----- objects -------------------------------------------------------------------------------------
+
+
+def _load_file(file: str) -> Any:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as e:
+        _die(f"{file}: {e.strerror}", EXIT_BAD_INPUT)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        _die(f"{file}: not valid YAML{where}", EXIT_BAD_INPUT)
+
+
+@cli.command()
+@click.option("-f", "--file", "file", required=True, help="objects YAML (or - for stdin)")
+@click.option("--prune", is_flag=True, help="also delete objects not in the file")
+@click.pass_context
+def apply(ctx: click.Context, file: str, prune: bool) -> None:
+    """Create or update the objects in FILE (idempotent; the whole file is validated first)."""
+    doc = _load_file(file)
+    res = _call(_api(ctx).post, "/v1/apply", doc, {"prune": "1"} if prune else None)
+    click.echo("applied" if res.get("changed") else "unchanged")
+
+
+@cli.command()
+@click.option("-o", "--output", "fmt", default="yaml", type=click.Choice(["yaml", "json"]))
+@click.pass_context
+def get(ctx: click.Context, fmt: str) -> None:
+    """Print every object; `apply -f` of this output is a no-op."""
+    doc = _call(_api(ctx).get, "/v1/objects")
+    if fmt == "json":
+        _print_json(doc)
+    else:
+        click.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def checks(ctx: click.Context, as_json: bool) -> None:
+    """Live health-check table."""
+    rows = _call(_api(ctx).get, "/v1/checks")
+    if as_json:
+        _print_json(rows)
+        return
+    _table(
+        [
+            [
+                r["name"], r["type"], r["state"],
+                f"{r['last_latency'] * 1000:.1f}ms" if r["last_latency"] is not None else None,
+                r["transitions"], r["last_detail"],
+            ]
+            for r in rows
+        ],
+        ["CHECK", "TYPE", "STATE", "LATENCY", "TRANSITIONS", "DETAIL"],
+    )
+
+
+@cli.group()
+def announce() -> None:
+    """Manage announcements (VIPs with health checks, routes)."""
+
+
+def _duration(v: str | None) -> str | None:
+    return v
+
+
+@announce.command("add")
+@click.argument("name")
+@click.option("--vip")
+@click.option("--route")
+@click.option("--check-tcp", metavar="HOST:PORT")
+@click.option("--check-http", metavar="URL")
+@click.option("--check-grpc", metavar="HOST:PORT[/SERVICE]")
+@click.option("--check-exec", metavar="'CMD ARGS'")
+@click.option("--interval")
+@click.option("--timeout")
+@click.option("--healthy-threshold", type=int)
+@click.option("--unhealthy-threshold", type=int)
+@click.option("--community", multiple=True)
+@click.option("--large-community", multiple=True)
+@click.option("--med", type=int)
+@click.option("--next-hop")
+@click.pass_context
+def announce_add(ctx: click.Context, name: str, **o: Any) -> None:
+    """Add an announcement (use `apply -f` to replace one)."""
+    obj: dict[str, Any] = {}
+    if o["vip"] is not None:
+        obj["vip"] = o["vip"]
+    if o["route"] is not None:
+        obj["route"] = o["route"]
+    probes = {k: o[k] for k in ("check_tcp", "check_http", "check_grpc", "check_exec") if o[k] is not None}
+    if len(probes) > 1:
+        _die("give at most one of --check-tcp, --check-http, --check-grpc, --check-exec", EXIT_BAD_INPUT)
+    hc: dict[str, Any] = {}
+    if "check_tcp" in probes:
+        host, _, port = probes["check_tcp"].rpartition(":")
+        if not host or not port.isdigit():
+            _die(f"--check-tcp: {probes['check_tcp']!r} is not HOST:PORT", EXIT_BAD_INPUT)
+        hc["tcp"] = {"host": host.strip("[]"), "port": int(port)}
+    elif "check_http" in probes:
+        hc["http"] = {"url": probes["check_http"]}
+    elif "check_grpc" in probes:
+        target, _, service = probes["check_grpc"].partition("/")
+        hc["grpc"] = {"target": target, "service": service}
+    elif "check_exec" in probes:
+        try:
+            hc["exec"] = {"command": shlex.split(probes["check_exec"])}
+        except ValueError as e:
+            _die(f"--check-exec: {probes['check_exec']!r} cannot be split: {e}", EXIT_BAD_INPUT)
+    for key in ("interval", "timeout", "healthy_threshold", "unhealthy_threshold"):
+        if o[key] is not None:
+            if not hc:
+                _die(f"--{key.replace('_', '-')} needs a --check-* option", EXIT_BAD_INPUT)
+            hc[key] = o[key]
+    if hc:
+        obj["health_check"] = hc
+    if o["community"]:
+        obj["communities"] = list(o["community"])
+    if o["large_community"]:
+        obj["large_communities"] = list(o["large_community"])
+    if o["med"] is not None:
+        obj["med"] = o["med"]
+    if o["next_hop"] is not None:
+        obj["next_hop"] = o["next_hop"]
+    api = _api(ctx)
+    existing = _call(api.get, "/v1/announcements")
+    if any(a["name"] == name for a in existing):
+        _die(f"name: {name!r} already exists (delete it first, or use `durantic apply -f`)", EXIT_BAD_INPUT)
+    _call(api.put, f"/v1/announcements/{name}", obj)
+    click.echo(f"announcement {name} added")
+
+
+@announce.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def announce_list(ctx: click.Context, as_json: bool) -> None:
+    rows = _call(_api(ctx).get, "/v1/announcements")
+    if as_json:
+        _print_json(rows)
+        return
+    _table(
+        [[r["name"], r["kind"], r["prefix"], r["state"], "yes" if r["announced"] else "no", r["last_detail"]]
+         for r in rows],
+        ["NAME", "KIND", "PREFIX", "HEALTH", "ANNOUNCED", "DETAIL"],
+    )
+
+
+@announce.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def announce_show(ctx: click.Context, name: str, as_json: bool) -> None:
+    row = _call(_api(ctx).get, f"/v1/announcements/{name}")
+    if as_json:
+        _print_json(row)
+        return
+    click.echo(yaml.safe_dump(row, sort_keys=False), nl=False)
+
+
+@announce.command("delete")
+@click.argument("name")
+@click.pass_context
+def announce_delete(ctx: click.Context, name: str) -> None:
+    _call(_api(ctx).delete, f"/v1/announcements/{name}")
+    click.echo(f"announcement {name} deleted")
+
+
+@announce.command("disable")
+@click.argument("name")
+@click.pass_context
+def announce_disable(ctx: click.Context, name: str) -> None:
+    """Withdraw one announcement and pause its check (kept across restarts)."""
+    _call(_api(ctx).post, f"/v1/announcements/{name}/disable")
+    click.echo(f"announcement {name} disabled")
+
+
+@announce.command("enable")
+@click.argument("name")
+@click.pass_context
+def announce_enable(ctx: click.Context, name: str) -> None:
+    _call(_api(ctx).post, f"/v1/announcements/{name}/enable")
+    click.echo(f"announcement {name} enabled")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _die("aborted", EXIT_FAIL)
+    except click.UsageError as e:
+        where = f" ({e.ctx.command_path})" if e.ctx else ""
+        _die(f"{e.format_message()}{where}", EXIT_BAD_INPUT)
+    except click.ClickException as e:
+        _die(e.format_message(), EXIT_BAD_INPUT)
+    except SystemExit:
+        raise
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""User objects (announcements, policy sets, policy assignment): schema and durable store."""

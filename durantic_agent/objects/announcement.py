@@ -1,0 +1,87 @@
+"""Announcement objects: a VIP (one address, health check required) or a route (any prefix)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..health.spec import HealthCheck
+from ..validation import IPAddr, Name
+from .community import Community, LargeCommunity
+
+__all__ = ["Announcement"]
+
+
+def _vip(v: Any) -> Any:
+    s = str(v)
+    if "/" in s:
+        addr, _, plen = s.partition("/")
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            raise ValueError("is not an IP address") from None
+        if plen != str(ip.max_prefixlen):
+            raise ValueError("must be a single address (no prefix length)")
+        return addr
+    return v
+
+
+class Announcement(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    vip: IPAddr | None = None
+    route: str | None = None
+    health_check: HealthCheck | None = None
+    communities: list[Community] = []
+    large_communities: list[LargeCommunity] = []
+    med: Annotated[int, Field(ge=0, le=4294967295)] | None = None
+    next_hop: IPAddr | None = None
+    enabled: bool = True
+
+    @field_validator("vip", mode="before")
+    @classmethod
+    def _single(cls, v: Any) -> Any:
+        return None if v is None else _vip(v)
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            net = ipaddress.ip_network(v, strict=True)
+        except ValueError as e:
+            if "host bits set" in str(e):
+                raise ValueError("has host bits set (the prefix is not its network address)") from None
+            raise ValueError("is not a valid prefix") from None
+        if "/" not in v:
+            raise ValueError("needs a prefix length (e.g. 192.168.1.0/24)")
+        return str(net)
+
+    @model_validator(mode="after")
+    def _kind(self) -> Announcement:
+        if (self.vip is None) == (self.route is None):
+            raise ValueError("set exactly one of `vip` or `route`")
+        if self.vip is not None and self.health_check is None:
+            raise ValueError("a vip needs a health_check (use `route` for an unconditional prefix)")
+        if self.next_hop is not None and self.next_hop.version != self.network.version:
+            raise ValueError(f"next_hop {self.next_hop} is not of the prefix's address family")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "vip" if self.vip is not None else "route"
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        if self.vip is not None:
+            return ipaddress.ip_network(self.vip)
+        assert self.route is not None
+        return ipaddress.ip_network(self.route)
+
+    @property
+    def prefix(self) -> str:
+        return str(self.network)

@@ -1,0 +1,53 @@
+"""BGP community value types shared by announcements and policies."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+__all__ = ["WELL_KNOWN", "Community", "LargeCommunity", "community_to_int", "parse_community"]
+
+WELL_KNOWN: dict[str, int] = {
+    "graceful-shutdown": 0xFFFF0000,
+    "accept-own": 0xFFFF0001,
+    "llgr-stale": 0xFFFF0006,
+    "no-llgr": 0xFFFF0007,
+    "blackhole": 0xFFFF029A,
+    "no-export": 0xFFFFFF01,
+    "no-advertise": 0xFFFFFF02,
+    "no-export-subconfed": 0xFFFFFF03,
+    "no-peer": 0xFFFFFF04,
+}
+_STD = re.compile(r"^(\d+):(\d+)$")
+_LARGE = re.compile(r"^(\d+):(\d+):(\d+)$")
+
+
+def parse_community(v: Any) -> str:
+    s = str(v).strip().lower()
+    if s in WELL_KNOWN:
+        return s
+    m = _STD.match(s)
+    if not m or int(m.group(1)) > 65535 or int(m.group(2)) > 65535:
+        raise ValueError("is not a community (ASN:VALUE, each 0..65535, or a well-known name like no-export)")
+    return f"{int(m.group(1))}:{int(m.group(2))}"
+
+
+def community_to_int(s: str) -> int:
+    if s in WELL_KNOWN:
+        return WELL_KNOWN[s]
+    a, b = s.split(":")
+    return (int(a) << 16) | int(b)
+
+
+def parse_large(v: Any) -> str:
+    s = str(v).strip()
+    m = _LARGE.match(s)
+    if not m or any(int(g) > 4294967295 for g in m.groups()):
+        raise ValueError("is not a large community (A:B:C, each 0..4294967295)")
+    return ":".join(str(int(g)) for g in m.groups())
+
+
+Community = Annotated[str, BeforeValidator(parse_community)]
+LargeCommunity = Annotated[str, BeforeValidator(parse_large)]

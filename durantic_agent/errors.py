@@ -1,13 +1,13 @@
 """Exceptions of the agent.
 
-    AgentError
-    ├── ConfigError          agent.yaml / members file invalid (carries every message)
-    ├── ValidationFailed     an object (announcement, policy set) rejected; one line names field and value
-    ├── SidecarError
-    │   ├── SidecarUnavailable   gobgpd not running / not answering
-    │   └── SidecarRejected      gobgpd answered with an error (text only: GoBGP uses StatusCode.UNKNOWN)
-    ├── NetlinkOpError       a kernel operation failed (carries errno)
-    └── WireGuardError       a WireGuard backend failed
+AgentError
+├── ConfigError          agent.yaml / members file invalid (carries every message)
+├── ValidationFailed     an object (announcement, policy set) rejected; one line names field and value
+├── SidecarError
+│   ├── SidecarUnavailable   gobgpd not running / not answering
+│   └── SidecarRejected      gobgpd answered with an error (text only: GoBGP uses StatusCode.UNKNOWN)
+├── NetlinkOpError       a kernel operation failed (carries errno)
+└── WireGuardError       a WireGuard backend failed
 """
 
 from __future__ import annotations

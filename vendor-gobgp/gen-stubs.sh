@@ -13,7 +13,7 @@ for f in gobgp attribute capability; do
   sed "s#^import \"gobgp.proto\";#import \"$pkg/gobgp.proto\";#" "$root/protos/$f.proto" > "$tmp/$pkg/$f.proto"
 done
 rm -f "$root/$pkg"/*_pb2*.py "$root/$pkg"/*_pb2*.pyi
-"$py" -m grpc_tools.protoc -I"$tmp" --python_out="$root" --grpc_python_out="$root" --pyi_out="$root" \
+"$py" -m grpc_tools.protoc -I"$tmp" --python_out="$root" --grpc_python_out="$root" \
   "$tmp/$pkg/gobgp.proto" "$tmp/$pkg/attribute.proto" "$tmp/$pkg/capability.proto"
 echo '"""Generated GoBGP 3.10 stubs (built by vendor-gobgp/gen-stubs.sh, never committed)."""' > "$root/$pkg/__init__.py"
 echo "gen-stubs: $pkg ready"

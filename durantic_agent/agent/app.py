@@ -201,7 +201,11 @@ class Agent:
 
     def status(self) -> dict[str, Any]:
         return {
-            "machine": {"name": self.cfg.machine.name, "asn": self.cfg.machine.asn, "router_id": self.cfg.router_id},
+            "machine": {
+                "name": self.cfg.machine.name,
+                "asn": self.cfg.machine.asn,
+                "router_id": self.cfg.router_id,
+            },
             "version": __version__,
             "gobgpd": {
                 "version": GOBGP_VERSION,
@@ -273,7 +277,10 @@ class Agent:
         await api.start()
         log.info(
             "agent %s up: asn %s, router id %s, gobgpd pid %s",
-            self.cfg.machine.name, self.cfg.machine.asn, self.cfg.router_id, self.sidecar.pid,
+            self.cfg.machine.name,
+            self.cfg.machine.asn,
+            self.cfg.router_id,
+            self.sidecar.pid,
         )
         try:
             async with asyncio.TaskGroup() as tg:

@@ -15,6 +15,7 @@ Order, and why:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -84,10 +85,8 @@ class Controller:
     async def run(self) -> None:
         backoff = 0.1
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), self.resync_interval)
-            except TimeoutError:
-                pass
             self._event.clear()
             gen = self._wake_gen
             ok = await self.run_once()

@@ -168,7 +168,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for k, v in bad.items():
         click.echo(f"reconcile {k}: {v['error']}")
     click.echo("")
-    _table([[p["name"], p["address"], p["asn"], p["state"]] for p in st["peers"]], ["PEER", "ADDRESS", "ASN", "STATE"])
+    _table(
+        [[p["name"], p["address"], p["asn"], p["state"]] for p in st["peers"]],
+        ["PEER", "ADDRESS", "ASN", "STATE"],
+    )
 
 
 @cli.command()
@@ -237,9 +240,12 @@ def checks(ctx: click.Context, as_json: bool) -> None:
     _table(
         [
             [
-                r["name"], r["type"], r["state"],
+                r["name"],
+                r["type"],
+                r["state"],
                 f"{r['last_latency'] * 1000:.1f}ms" if r["last_latency"] is not None else None,
-                r["transitions"], r["last_detail"],
+                r["transitions"],
+                r["last_detail"],
             ]
             for r in rows
         ],
@@ -273,7 +279,7 @@ def _duration(v: str | None) -> str | None:
 @click.option("--med", type=int)
 @click.option("--next-hop")
 @click.pass_context
-def announce_add(ctx: click.Context, name: str, **o: Any) -> None:
+def announce_add(ctx: click.Context, /, name: str, **o: Any) -> None:
     """Add an announcement (use `apply -f` to replace one)."""
     obj: dict[str, Any] = {}
     if o["vip"] is not None:
@@ -331,8 +337,17 @@ def announce_list(ctx: click.Context, as_json: bool) -> None:
         _print_json(rows)
         return
     _table(
-        [[r["name"], r["kind"], r["prefix"], r["state"], "yes" if r["announced"] else "no", r["last_detail"]]
-         for r in rows],
+        [
+            [
+                r["name"],
+                r["kind"],
+                r["prefix"],
+                r["state"],
+                "yes" if r["announced"] else "no",
+                r["last_detail"],
+            ]
+            for r in rows
+        ],
         ["NAME", "KIND", "PREFIX", "HEALTH", "ANNOUNCED", "DETAIL"],
     )
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..desired import PathSpec, PeerSpec
 from .client import GobgpClient
-from .pb import V4U, V6U, api
 from .paths import make_path
+from .pb import V4U, V6U, api
 
 __all__ = [
     "GlobalSpec",

@@ -53,7 +53,10 @@ def wait_for(pred: Callable[[], T], timeout: float, what: str, interval: float =
         except Exception as e:  # a daemon not up yet is just "not yet"
             last_exc = e
         if time.monotonic() > deadline:
-            raise WaitTimeout(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+            raise WaitTimeout(
+                f"timed out after {timeout}s waiting for {what}"
+                + (f" (last error: {last_exc})" if last_exc else "")
+            )
         time.sleep(interval)
 
 
@@ -84,7 +87,9 @@ class AgentHandle:
     config: dict[str, Any]
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
-        return httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://agent", timeout=timeout)
+        return httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://agent", timeout=timeout
+        )
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         with self.client() as c:
@@ -94,7 +99,13 @@ class AgentHandle:
 
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, DURANTIC_SOCKET=str(self.socket))
-        return subprocess.run(["ip", "netns", "exec", self.ns, DURANTIC, *args], text=True, capture_output=True, env=env, check=check)
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns, DURANTIC, *args],
+            text=True,
+            capture_output=True,
+            env=env,
+            check=check,
+        )
 
     def peers(self) -> dict[str, dict[str, Any]]:
         return {p["name"]: p for p in self.api("GET", "/v1/peers")}
@@ -221,7 +232,9 @@ class Lab:
     def wait_agent(self, h: AgentHandle, timeout: float = 20.0) -> None:
         def up() -> bool:
             if not h.proc.alive():
-                raise AssertionError(f"agent {h.name} exited ({h.proc.popen.returncode}):\n{h.proc.log()[-3000:]}")
+                raise AssertionError(
+                    f"agent {h.name} exited ({h.proc.popen.returncode}):\n{h.proc.log()[-3000:]}"
+                )
             st = h.api("GET", "/v1/status")
             return bool(st["gobgpd"]["ready"])
 
@@ -246,7 +259,9 @@ class Lab:
         conf = d / "bird.conf"
         conf.write_text(config)
         sock = d / "bird.ctl"
-        proc = self.spawn(name, ns, ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(d / "bird.pid")])
+        proc = self.spawn(
+            name, ns, ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(d / "bird.pid")]
+        )
         wait_for(lambda: sock.exists() or not proc.alive(), 10, f"{name} control socket")
         assert proc.alive(), proc.log()
         return proc, sock

@@ -25,6 +25,8 @@ from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..health.engine import HealthEngine
+from ..metrics import AGENT_METRICS
+from ..netlink.addrs import LoopbackAddrs
 from ..objects.store import ObjectStore
 from .controller import Controller
 
@@ -43,6 +45,7 @@ class Agent:
             [
                 ("paths", self._reconcile_paths),
                 ("peers", self._reconcile_peers),
+                ("vips", self._reconcile_vips),
             ]
         )
         self.health = HealthEngine(on_change=self.controller.wake)
@@ -52,6 +55,7 @@ class Agent:
             self._on_gobgpd_ready,
             log_level=cfg.gobgpd.log_level,
         )
+        self.loopback = LoopbackAddrs(proto=cfg.fib.route_protocol)
         self.passwords: dict[str, str] = {}
         self.drain = DrainPhase.NONE
         self.stopping = False
@@ -61,6 +65,7 @@ class Agent:
         self._stop = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self.last_desired = Desired()
+        self._drain_task: asyncio.Task[None] | None = None
 
     # ----- inputs -------------------------------------------------------------------------------
 
@@ -113,6 +118,8 @@ class Agent:
             # gobgpd lost everything: if the agent or gobgpd went down uncleanly, tell peers we restart
             # so they keep our routes (graceful restart) until EoR.
             self._local_restarting = self.sidecar.restarts > 0 or self._running_marker.exists()
+            if self.sidecar.restarts:
+                AGENT_METRICS.gobgpd_restarts.inc()
             self._paths_applied = {}
         else:
             self._paths_applied = None
@@ -149,7 +156,21 @@ class Agent:
             await speaker.add_paths(client, add)
             for s in add:
                 applied[s.prefix] = s
+        self._observe_changes(remove, add)
         return len(remove) + len(add)
+
+    def _observe_changes(self, removed: list[PathSpec], added: list[PathSpec]) -> None:
+        now = time.monotonic()
+        for spec, action in [(s, "withdrawn") for s in removed] + [(s, "announced") for s in added]:
+            if not spec.owner or spec.owner.startswith("mesh:"):
+                continue
+            AGENT_METRICS.changes.labels(spec.owner, action).inc()
+            AGENT_METRICS.announced.labels(spec.owner).set(1 if action == "announced" else 0)
+            if spec.owner in self.health.names():
+                decided = self.health.status(spec.owner).decided_at_monotonic
+                if decided is not None and now - decided < 60:
+                    AGENT_METRICS.failover_seconds.observe(now - decided)
+                    log.info("%s %s %.1f ms after the deciding probe", spec.owner, action, (now - decided) * 1000)
 
     async def _reconcile_peers(self) -> int:
         d = self.last_desired
@@ -167,6 +188,16 @@ class Agent:
                 changes += 1
         return changes
 
+    async def _reconcile_vips(self) -> int:
+        """Every VIP of this machine is on `lo` (announced or not), so local services can bind it;
+        removed when its announcement is deleted, and on a planned stop."""
+        wanted = set() if self.stopping else set(self.last_desired.vips)
+        before = await self.loopback.owned()
+        if before == wanted:
+            return 0
+        await self.loopback.ensure(wanted)
+        return len(before ^ wanted)
+
     # ----- operations (API) -------------------------------------------------------------------------
 
     async def reload(self) -> None:
@@ -183,6 +214,25 @@ class Agent:
             raise ConfigError(["state_dir/api changes need an agent restart"])
         self.cfg, self.passwords = cfg, passwords
         await self.controller.wait_converged()
+
+    async def set_drain(self, drained: bool, grace: float) -> None:
+        """drain: tag every announcement GRACEFUL_SHUTDOWN (RFC 8326) so peers move away, then withdraw after
+        `grace` seconds. undrain: announce normally again. Persisted: a drained machine stays drained."""
+        self.store.commit(self.store.state.model_copy(update={"drained": drained}))
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+            self._drain_task = None
+        if not drained:
+            self.drain = DrainPhase.NONE
+        else:
+            self.drain = DrainPhase.TAGGING
+            self._drain_task = asyncio.create_task(self._drain_after(grace), name="drain")
+        await self.controller.wait_converged()
+
+    async def _drain_after(self, grace: float) -> None:
+        await asyncio.sleep(grace)
+        self.drain = DrainPhase.WITHDRAWN
+        self.controller.wake()
 
     def sync_health(self) -> None:
         self.health.set_checks(
@@ -298,6 +348,7 @@ class Agent:
             await api.stop()
             await self.health.stop()
             await self.sidecar.stop()
+            await self.loopback.close()
             with contextlib.suppress(FileNotFoundError):
                 self._running_marker.unlink()
         log.info("stopped")

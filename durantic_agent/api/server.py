@@ -151,6 +151,20 @@ def build_api_app(agent: Agent) -> web.Application:
         await agent.reload()
         return _json({"reloaded": True})
 
+    @routes.post("/v1/drain")
+    async def drain(request: web.Request) -> web.Response:
+        body = await _body(request)
+        grace = body.get("grace", 30) if isinstance(body, dict) else 30
+        if not isinstance(grace, int | float) or isinstance(grace, bool) or not 0 <= grace <= 3600:
+            raise ValidationFailed(f"grace: {grace!r} must be a number of seconds between 0 and 3600")
+        await agent.set_drain(True, float(grace))
+        return _json({"drain": agent.drain.value})
+
+    @routes.post("/v1/undrain")
+    async def undrain(request: web.Request) -> web.Response:
+        await agent.set_drain(False, 0)
+        return _json({"drain": agent.drain.value})
+
     @routes.get("/v1/peers")
     async def peers(request: web.Request) -> web.Response:
         return _json(await agent_peers(agent))

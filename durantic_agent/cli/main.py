@@ -91,11 +91,12 @@ def agent_run(config_path: Path, log_level: str) -> None:
     from ..config import load_config
     from ..errors import AgentError
 
+    # Libraries log at WARNING and up only: their chatter (every HTTP probe, every netlink message)
+    # drowns the agent's own story; --log-level applies to the agent's loggers.
     logging.basicConfig(
-        level=getattr(logging, log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("durantic").setLevel(getattr(logging, log_level.upper()))
     try:
         cfg = load_config(config_path)
     except ConfigError as e:
@@ -387,6 +388,29 @@ def announce_disable(ctx: click.Context, name: str) -> None:
 def announce_enable(ctx: click.Context, name: str) -> None:
     _call(_api(ctx).post, f"/v1/announcements/{name}/enable")
     click.echo(f"announcement {name} enabled")
+
+
+@cli.command()
+@click.option("--grace", default="30s", help="how long peers get to move away before the withdraw")
+@click.pass_context
+def drain(ctx: click.Context, grace: str) -> None:
+    """Tag every announcement GRACEFUL_SHUTDOWN (65535:0), then withdraw them after --grace."""
+    from ..validation import parse_duration
+
+    try:
+        secs = parse_duration(grace)
+    except ValueError as e:
+        _die(f"--grace: {grace!r} {e}", EXIT_BAD_INPUT)
+    res = _call(_api(ctx).post, "/v1/drain", {"grace": secs})
+    click.echo(f"drain: {res['drain']} (withdraw in {grace})")
+
+
+@cli.command()
+@click.pass_context
+def undrain(ctx: click.Context) -> None:
+    """Announce normally again after `drain`."""
+    res = _call(_api(ctx).post, "/v1/undrain")
+    click.echo(f"drain: {res['drain']}")
 
 
 def main() -> None:

@@ -1,0 +1,25 @@
+"""Agent-level Prometheus series (health-check series live in health/metrics.py)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = ["AGENT_METRICS", "AgentMetrics"]
+
+
+class AgentMetrics:
+    def __init__(self) -> None:
+        self.announced = Gauge("durantic_announcement_announced", "1 while the announcement is in BGP", ["name"])
+        self.changes = Counter(
+            "durantic_announcement_changes", "Announcements announced / withdrawn", ["name", "action"]
+        )
+        self.failover_seconds = Histogram(
+            "durantic_failover_seconds",
+            "From the probe that decided a check's transition to the path change in gobgpd",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
+        self.gobgpd_restarts = Counter("durantic_gobgpd_restarts", "gobgpd restarts by the supervisor")
+        self.reconcile_errors = Counter("durantic_reconcile_errors", "Failed reconcile passes", ["reconciler"])
+
+
+AGENT_METRICS = AgentMetrics()

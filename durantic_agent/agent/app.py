@@ -19,15 +19,25 @@ from typing import Any
 
 from .. import GOBGP_VERSION, __version__
 from ..config import AgentConfig, load_config
+from ..config.schema import WG_PREFIX
 from ..desired import Desired, DrainPhase, PathSpec, desired
 from ..errors import AgentError, ConfigError, SidecarError
+from ..fib import BestPath, Fib, MemberRef, desired_fib, mesh_members
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.sidecar import Sidecar, find_gobgpd
+from ..gobgp.watch import watch_best
 from ..health.engine import HealthEngine
 from ..metrics import AGENT_METRICS
 from ..netlink.addrs import LoopbackAddrs
+from ..netlink.routes import KernelRoutes, Route
+from ..netlink.routes import diff as routes_diff
+from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
+from ..wg.keys import public_key
+from ..wg.port import PeerSpec as WgPeerSpec
+from ..wg.port import WireGuardBackend
+from ..wg.select import open_backend
 from .controller import Controller
 
 __all__ = ["Agent"]
@@ -44,8 +54,11 @@ class Agent:
         self.controller = Controller(
             [
                 ("paths", self._reconcile_paths),
+                # WireGuard before peers: mesh sessions bind to the interface and ride the tunnel
+                ("wireguard", self._reconcile_wireguard),
                 ("peers", self._reconcile_peers),
                 ("vips", self._reconcile_vips),
+                ("fib", self._reconcile_fib),
             ]
         )
         self.health = HealthEngine(on_change=self.controller.wake)
@@ -56,6 +69,16 @@ class Agent:
             log_level=cfg.gobgpd.log_level,
         )
         self.loopback = LoopbackAddrs(proto=cfg.fib.route_protocol)
+        self.kernel_routes = KernelRoutes(proto=cfg.fib.route_protocol)
+        self.wg: WireGuardBackend | None = None
+        self.private_keys: dict[str, str] = {}  # mesh name -> base64 private key
+        self.own_public_keys: dict[str, str] = {}
+        self.members: dict[str, MemberRef] = {}
+        self.best: dict[str, BestPath] = {}
+        self.fib = Fib()
+        self._wg_ready: set[str] = set()
+        self._wg_applied: dict[str, dict[str, WgPeerSpec]] = {}
+        self._routes_applied: dict[str, Route] | None = None
         self.passwords: dict[str, str] = {}
         self.drain = DrainPhase.NONE
         self.stopping = False
@@ -188,6 +211,109 @@ class Agent:
                 changes += 1
         return changes
 
+    def _load_keys(self, cfg: AgentConfig) -> tuple[dict[str, str], dict[str, str]]:
+        priv, pub = {}, {}
+        for i, mesh in enumerate(cfg.meshes):
+            try:
+                key = mesh.private_key_file.read_text().strip()
+                pk = public_key(key)
+            except (OSError, ValueError) as e:
+                why = e.strerror if isinstance(e, OSError) else "is not a WireGuard private key"
+                raise ConfigError([f"meshes[{i}].private_key_file: {str(mesh.private_key_file)!r} {why}"]) from None
+            for j, m in enumerate(mesh.members or []):
+                if m.public_key == pk and m.address != mesh.address.ip:
+                    raise ConfigError(
+                        [
+                            f"meshes[{i}].members[{j}].address: {str(m.address)!r} has this machine's key "
+                            f"but this machine's mesh address is {mesh.address.ip}"
+                        ]
+                    )
+            priv[mesh.name], pub[mesh.name] = key, pk
+        return priv, pub
+
+    def _wg_restarted(self, ifname: str) -> None:
+        self._wg_ready.discard(ifname)
+        self._wg_applied.pop(ifname, None)
+        self.controller.wake()
+
+    def compute_fib(self) -> Fib:
+        self.fib = desired_fib(self.cfg, self.best.values(), self.members)
+        return self.fib
+
+    async def _reconcile_wireguard(self) -> int:
+        fib = self.compute_fib()
+        if self.wg is None:
+            return 0
+        changes = 0
+        wanted = {m.ifname for m in self.cfg.meshes}
+        for ifname in await self.wg.interfaces():
+            if ifname not in wanted:
+                await self.wg.delete_interface(ifname)
+                self._wg_ready.discard(ifname)
+                self._wg_applied.pop(ifname, None)
+                changes += 1
+        for mesh in self.cfg.meshes:
+            if mesh.ifname not in self._wg_ready:
+                await self.wg.ensure_interface(
+                    mesh.ifname, self.private_keys[mesh.name], mesh.listen_port, str(mesh.address)
+                )
+                self._wg_ready.add(mesh.ifname)
+                self._wg_applied.pop(mesh.ifname, None)
+                changes += 1
+            allowed = fib.allowed.get(mesh.ifname, {})
+            peers = {
+                m.public_key: WgPeerSpec(
+                    public_key=m.public_key,
+                    endpoint=m.endpoint,
+                    allowed_ips=frozenset(allowed.get(m.public_key, set())),
+                    persistent_keepalive=mesh.persistent_keepalive,
+                )
+                for m in mesh.members or []
+                if m.public_key != self.own_public_keys.get(mesh.name)
+            }
+            if self._wg_applied.get(mesh.ifname) != peers:
+                await self.wg.set_peers(mesh.ifname, peers)
+                self._wg_applied[mesh.ifname] = peers
+                changes += 1
+        return changes
+
+    async def _reconcile_fib(self) -> int:
+        if not self.cfg.fib.enabled or self.stopping:
+            return 0
+        want = self.fib.routes
+        current = self._routes_applied
+        if current is None:
+            current = await self.kernel_routes.dump()
+        to_replace, to_delete = routes_diff(want, current)
+        if to_delete:
+            await self.kernel_routes.delete(to_delete)
+        if to_replace:
+            await self.kernel_routes.replace(to_replace)
+        self._routes_applied = dict(want)
+        return len(to_replace) + len(to_delete)
+
+    async def _watch_rib(self) -> None:
+        """Keeps `self.best` equal to gobgpd's best paths; resubscribes after a gobgpd restart."""
+        while True:
+            await self.sidecar.ready.wait()
+            client = self.sidecar.client
+            if client is None:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                async for init, changes in watch_best(client):
+                    if init:
+                        self.best = {}
+                    for bp, withdrawn in changes:
+                        if withdrawn:
+                            self.best.pop(bp.prefix, None)
+                        else:
+                            self.best[bp.prefix] = bp
+                    self.controller.wake()
+            except SidecarError as e:
+                log.debug("best-path watch ended: %s", e)
+            await asyncio.sleep(0.05)
+
     async def _reconcile_vips(self) -> int:
         """Every VIP of this machine is on `lo` (announced or not), so local services can bind it;
         removed when its announcement is deleted, and on a planned stop."""
@@ -204,6 +330,9 @@ class Agent:
         """Re-read agent.yaml; refuse (and keep running as before) if it is invalid."""
         cfg = await asyncio.to_thread(load_config, self.config_path)
         passwords = self._read_passwords(cfg)
+        priv, pub = self._load_keys(cfg)
+        if cfg.meshes and self.wg is None:
+            raise ConfigError(["meshes: adding the first mesh needs an agent restart"])
         if cfg.machine.asn != self.cfg.machine.asn or cfg.router_id != self.cfg.router_id:
             # A new identity needs a new BGP instance: restart BGP in gobgpd, re-push everything.
             client = self.client()
@@ -213,6 +342,8 @@ class Agent:
         elif cfg.state_dir != self.cfg.state_dir or cfg.api != self.cfg.api:
             raise ConfigError(["state_dir/api changes need an agent restart"])
         self.cfg, self.passwords = cfg, passwords
+        self.private_keys, self.own_public_keys = priv, pub
+        self.members = mesh_members(cfg, pub)
         await self.controller.wait_converged()
 
     async def set_drain(self, drained: bool, grace: float) -> None:
@@ -317,7 +448,17 @@ class Agent:
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.passwords = self._read_passwords(self.cfg)
+        self.private_keys, self.own_public_keys = self._load_keys(self.cfg)
+        self.members = mesh_members(self.cfg, self.own_public_keys)
         self.store.load()
+        if self.cfg.meshes:
+            self.wg = await open_backend(
+                self.cfg.wireguard.backend,
+                WG_PREFIX,
+                str(self.cfg.wireguard.wireguard_go) if self.cfg.wireguard.wireguard_go else None,
+                on_restart=self._wg_restarted,
+            )
+            await enable_forwarding()
         self.drain = DrainPhase.WITHDRAWN if self.store.state.drained else DrainPhase.NONE
         self.cfg.runtime_dir.mkdir(parents=True, exist_ok=True)
         api = ApiServer(self)
@@ -338,6 +479,7 @@ class Agent:
                     tg.create_task(self.sidecar.run(), name="sidecar"),
                     tg.create_task(self.controller.run(), name="controller"),
                     tg.create_task(self._reload_loop(), name="reload"),
+                    tg.create_task(self._watch_rib(), name="rib-watch"),
                 ]
                 await self._stop.wait()
                 log.info("stopping: withdrawing announcements first")
@@ -349,6 +491,9 @@ class Agent:
             await self.health.stop()
             await self.sidecar.stop()
             await self.loopback.close()
+            await self.kernel_routes.close()
+            if self.wg is not None:
+                await self.wg.close()
             with contextlib.suppress(FileNotFoundError):
                 self._running_marker.unlink()
         log.info("stopped")

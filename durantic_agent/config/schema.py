@@ -26,6 +26,7 @@ __all__ = [
     "WireGuard",
 ]
 
+WG_PREFIX = "dur-"
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
@@ -130,6 +131,9 @@ class Mesh(_Model):
     def _ifname(cls, v: str | None) -> str | None:
         if v is not None and not _IFNAME_RE.match(v):
             raise ValueError("is not a valid interface name (at most 15 characters)")
+        if v is not None and not v.startswith(WG_PREFIX):
+            # the prefix marks interfaces the agent owns: it removes only those it no longer wants
+            raise ValueError(f"must start with {WG_PREFIX!r} (the agent's ownership mark)")
         return v
 
     @model_validator(mode="after")
@@ -140,9 +144,23 @@ class Mesh(_Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _members(self) -> Mesh:
+        net = self.address.network
+        seen: dict[str, dict[object, int]] = {"name": {}, "address": {}, "asn": {}, "public_key": {}}
+        for i, m in enumerate(self.members or []):
+            if m.address.version != net.version or m.address not in net:
+                raise ValueError(f"members[{i}].address: {str(m.address)!r} is outside the mesh prefix {net}")
+            for key, values in seen.items():
+                v = getattr(m, key)
+                if v in values:
+                    raise ValueError(f"members[{i}].{key}: {str(v)!r} duplicates members[{values[v]}]")
+                values[v] = i
+        return self
+
     @property
     def ifname(self) -> str:
-        return self.interface or f"dur-{self.name}"
+        return self.interface or f"{WG_PREFIX}{self.name}"
 
 
 class Neighbor(_Model):

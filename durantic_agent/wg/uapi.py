@@ -1,0 +1,159 @@
+"""A small asyncio client for the WireGuard cross-platform UAPI (wireguard-go's unix socket).
+
+Protocol (wireguard.com/xplatform): "get=1\\n\\n" or "set=1\\n<key=value lines>\\n", reply lines end with
+"errno=N\\n\\n". Keys are hex. One connection per operation keeps a failed transaction from
+desynchronising the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from durantic_agent.wg.keys import b64_to_hex, hex_to_b64
+from durantic_agent.wg.plan import PeerChange
+from durantic_agent.wg.port import DeviceState, PeerState, WireGuardOpError
+
+__all__ = [
+    "DEFAULT_SOCKET_DIR",
+    "UapiClient",
+    "parse_device",
+    "parse_reply",
+    "render_changes",
+]
+
+DEFAULT_SOCKET_DIR = Path("/var/run/wireguard")
+_READ_LIMIT = 256 * 1024 * 1024  # a get=1 of 50k allowed IPs is ~1.5 MB; leave room
+
+
+def parse_reply(text: str) -> list[tuple[str, str]]:
+    """key=value pairs of a reply, without the trailing errno; raises on errno != 0."""
+    pairs: list[tuple[str, str]] = []
+    errno: int | None = None
+    for line in text.split("\n"):
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise WireGuardOpError(f"malformed UAPI line {line!r}")
+        if key == "errno":
+            errno = int(value)
+        else:
+            pairs.append((key, value))
+    if errno is None:
+        raise WireGuardOpError("UAPI reply without errno")
+    if errno != 0:
+        # wireguard-go reports negative errnos (errno=-22); the port carries the positive value
+        raise WireGuardOpError(f"UAPI errno={errno} ({os.strerror(abs(errno))})", errno=abs(errno))
+    return pairs
+
+
+def parse_device(ifname: str, pairs: Iterable[tuple[str, str]], public_key: str | None) -> DeviceState:
+    """Build a DeviceState from get=1 pairs; `public_key` is derived by the caller from the private key."""
+    listen_port = 0
+    peers: dict[str, PeerState] = {}
+    cur: dict[str, object] | None = None
+    ips: set[str] = set()
+
+    def flush() -> None:
+        if cur is None:
+            return
+        sec = int(str(cur.get("hs_sec", 0)))
+        nsec = int(str(cur.get("hs_nsec", 0)))
+        key = str(cur["public_key"])
+        peers[key] = PeerState(
+            public_key=key,
+            endpoint=str(cur["endpoint"]) if "endpoint" in cur else None,
+            allowed_ips=frozenset(ips),
+            last_handshake=(sec + nsec / 1e9) if (sec or nsec) else None,
+            rx_bytes=int(str(cur.get("rx_bytes", 0))),
+            tx_bytes=int(str(cur.get("tx_bytes", 0))),
+            persistent_keepalive=int(str(cur.get("keepalive", 0))),
+        )
+
+    for key, value in pairs:
+        if key == "public_key":
+            flush()
+            cur = {"public_key": hex_to_b64(value)}
+            ips = set()
+        elif cur is None:
+            if key == "listen_port":
+                listen_port = int(value)
+        elif key == "endpoint":
+            cur["endpoint"] = value
+        elif key == "allowed_ip":
+            ips.add(value)
+        elif key == "last_handshake_time_sec":
+            cur["hs_sec"] = value
+        elif key == "last_handshake_time_nsec":
+            cur["hs_nsec"] = value
+        elif key in ("rx_bytes", "tx_bytes"):
+            cur[key] = value
+        elif key == "persistent_keepalive_interval":
+            cur["keepalive"] = value
+    flush()
+    return DeviceState(ifname=ifname, public_key=public_key, listen_port=listen_port, peers=peers)
+
+
+def render_changes(changes: Sequence[PeerChange]) -> list[str]:
+    """UAPI set lines for ordered peer changes (no framing)."""
+    lines: list[str] = []
+    for ch in changes:
+        lines.append(f"public_key={b64_to_hex(ch.public_key)}")
+        if ch.remove:
+            lines.append("remove=true")
+            continue
+        if not ch.create:
+            lines.append("update_only=true")
+        if ch.endpoint is not None:
+            lines.append(f"endpoint={ch.endpoint}")
+        if ch.persistent_keepalive is not None:
+            lines.append(f"persistent_keepalive_interval={ch.persistent_keepalive}")
+        if ch.replace_allowed_ips:
+            lines.append("replace_allowed_ips=true")
+        lines.extend(f"allowed_ip={ip}" for ip in ch.allowed_ips)
+    return lines
+
+
+class UapiClient:
+    def __init__(self, socket_dir: Path = DEFAULT_SOCKET_DIR, timeout: float = 10.0) -> None:
+        self.socket_dir = socket_dir
+        self.timeout = timeout
+
+    def socket_path(self, ifname: str) -> Path:
+        return self.socket_dir / f"{ifname}.sock"
+
+    async def _exchange(self, ifname: str, request: str) -> list[tuple[str, str]]:
+        path = self.socket_path(ifname)
+        try:
+            async with asyncio.timeout(self.timeout):
+                reader, writer = await asyncio.open_unix_connection(str(path), limit=_READ_LIMIT)
+                try:
+                    writer.write(request.encode())
+                    await writer.drain()
+                    data = await reader.readuntil(b"\n\n")
+                finally:
+                    writer.close()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            raise WireGuardOpError(f"{ifname}: UAPI socket {path}: {exc}") from exc
+        except TimeoutError as exc:
+            raise WireGuardOpError(f"{ifname}: UAPI socket {path}: no answer in {self.timeout}s") from exc
+        try:
+            return parse_reply(data.decode())
+        except WireGuardOpError as exc:
+            raise WireGuardOpError(f"{ifname}: {exc}", exc.errno) from exc
+
+    async def get(self, ifname: str) -> list[tuple[str, str]]:
+        return await self._exchange(ifname, "get=1\n\n")
+
+    async def set(self, ifname: str, lines: Sequence[str]) -> None:
+        await self._exchange(ifname, "set=1\n" + "".join(f"{line}\n" for line in lines) + "\n")
+
+    async def answers(self, ifname: str) -> bool:
+        try:
+            await self.get(ifname)
+        except WireGuardOpError:
+            return False
+        return True

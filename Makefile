@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
-APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 python3-venv python3-dev gcc chromium
+APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 python3-venv python3-dev gcc chromium systemd
 
 .PHONY: setup apt vendor venv stubs test lint typecheck unit lab demo bench wheel clean
 
@@ -43,11 +43,11 @@ durantic_agent/_gobgp/gobgp_pb2.py: protos/gobgp.proto $(STAMPS)/venv vendor-gob
 	PYTHON=$(PY) ./vendor-gobgp/gen-stubs.sh
 
 lint: setup
-	$(VENV)/bin/ruff check durantic_agent tests
-	$(VENV)/bin/ruff format --check durantic_agent tests
+	$(VENV)/bin/ruff check durantic_agent tests bench setup.py deploy
+	$(VENV)/bin/ruff format --check durantic_agent tests bench setup.py deploy
 
 typecheck: setup
-	$(VENV)/bin/mypy durantic_agent tests
+	$(VENV)/bin/mypy durantic_agent tests bench setup.py deploy
 
 unit: setup
 	$(PY) -m pytest -q tests -m 'not lab'
@@ -66,6 +66,7 @@ bench: setup
 	$(PY) -m bench
 
 wheel: setup
+	rm -rf build
 	$(PY) -m build --wheel --outdir dist .
 
 clean:

@@ -172,6 +172,4 @@ IPNet = Annotated[
     PlainSerializer(str, return_type=str),
 ]
 Name = Annotated[str, AfterValidator(_name)]
-Duration = Annotated[
-    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
-]
+Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]

@@ -25,6 +25,7 @@ from ..errors import AgentError, ConfigError, SidecarError
 from ..fib import BestPath, Fib, MemberRef, desired_fib, mesh_members
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
+from ..gobgp.policy import reconcile_policies
 from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..gobgp.watch import watch_best
 from ..health.engine import HealthEngine
@@ -34,6 +35,8 @@ from ..netlink.routes import KernelRoutes, Route
 from ..netlink.routes import diff as routes_diff
 from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
+from ..policy.model import PolicyAssignment
+from ..policy.translate import DesiredPolicies, translate
 from ..wg.keys import public_key
 from ..wg.port import PeerSpec as WgPeerSpec
 from ..wg.port import WireGuardBackend
@@ -53,6 +56,7 @@ class Agent:
         self.store = ObjectStore(cfg.state_dir, peer_names=self.peer_names)
         self.controller = Controller(
             [
+                ("policies", self._reconcile_policies),
                 ("paths", self._reconcile_paths),
                 # WireGuard before peers: mesh sessions bind to the interface and ride the tunnel
                 ("wireguard", self._reconcile_wireguard),
@@ -79,6 +83,7 @@ class Agent:
         self._wg_ready: set[str] = set()
         self._wg_applied: dict[str, dict[str, WgPeerSpec]] = {}
         self._routes_applied: dict[str, Route] | None = None
+        self._policies_applied: DesiredPolicies | None = None
         self.passwords: dict[str, str] = {}
         self.drain = DrainPhase.NONE
         self.stopping = False
@@ -146,6 +151,7 @@ class Agent:
             self._paths_applied = {}
         else:
             self._paths_applied = None
+        self._policies_applied = None
         self._running_marker.touch()
         self.controller.wake()
 
@@ -157,8 +163,38 @@ class Agent:
 
     # ----- reconcilers ----------------------------------------------------------------------------
 
-    async def _reconcile_paths(self) -> int:
+    async def _reconcile_policies(self) -> int:
         d = self.compute_desired()
+        st = self.store.state
+        assignment = PolicyAssignment(
+            import_policies=st.import_policies,
+            export_policies=st.export_policies,
+            default_import=st.default_import,
+            default_export=st.default_export,
+        )
+        neighbors: dict[str, list[str]] = {}
+        for addr, spec in d.peers.items():
+            neighbors.setdefault(spec.name, []).append(addr)
+        want = translate(st.policy_sets, assignment, my_asn=self.cfg.machine.asn, neighbors=neighbors)
+        if want == self._policies_applied:
+            return 0
+        change = await reconcile_policies(self.client(), want)
+        self._policies_applied = want
+        if change.export_changed and self._paths_applied:
+            # GoBGP does not withdraw a local route that a new export policy rejects: withdraw and re-add.
+            await speaker.delete_paths(self.client(), list(self._paths_applied.values()))
+            self._paths_applied = {}
+        elif change.import_changed and self._paths_applied:
+            self._paths_applied = {}  # local paths meet the import policy only when added: re-add them
+        return (
+            len(change.added_sets)
+            + len(change.deleted_sets)
+            + len(change.added_policies)
+            + int(change.import_changed or change.export_changed)
+        )
+
+    async def _reconcile_paths(self) -> int:
+        d = self.last_desired
         client = self.client()
         applied = self._paths_applied
         if applied is None:

@@ -165,6 +165,68 @@ def build_api_app(agent: Agent) -> web.Application:
         await agent.set_drain(False, 0)
         return _json({"drain": agent.drain.value})
 
+    @routes.get("/v1/rib")
+    async def rib(request: web.Request) -> web.Response:
+        from ..agent.views import AgentViews
+
+        prefix = request.query.get("prefix") or None
+        if prefix is not None:
+            try:
+                import ipaddress
+
+                prefix = str(ipaddress.ip_network(prefix, strict=False))
+            except ValueError:
+                raise ValidationFailed(f"prefix: {prefix!r} is not an address or prefix") from None
+        return _json(await AgentViews(agent).rib_rows(prefix))
+
+    @routes.get("/v1/policies")
+    async def policies(request: web.Request) -> web.Response:
+        from ..agent.views import AgentViews
+
+        return _json(await AgentViews(agent).policies())
+
+    @routes.get("/v1/policies/{name}")
+    async def show_policy(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        ps = store.state.policy_set(name)
+        if ps is None:
+            return _error(404, f"policy set {name!r} not found")
+        return _json(ps.model_dump(mode="json", exclude_defaults=True))
+
+    @routes.delete("/v1/policies/{name}")
+    async def delete_policy(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        st = store.state
+        if st.policy_set(name) is None:
+            return _error(404, f"policy set {name!r} not found")
+        for key in ("import_policies", "export_policies"):
+            names = getattr(st, key)
+            if name in names:
+                return _error(409, f"policy set {name!r} is in use: {key}[{names.index(name)}]")
+        store.commit(st.model_copy(update={"policy_sets": [p for p in st.policy_sets if p.name != name]}))
+        agent.objects_changed()
+        return _json({"changed": True})
+
+    @routes.post("/v1/policies/{name}/test")
+    async def test_policy(request: web.Request) -> web.Response:
+        from ..policy.evaluate import evaluate, parse_test_route
+
+        name = request.match_info["name"]
+        ps = store.state.policy_set(name)
+        if ps is None:
+            return _error(404, f"policy set {name!r} not found")
+        body = await _body(request)
+        try:
+            route = parse_test_route(
+                str(body.get("prefix", "")),
+                communities=body.get("communities") or [],
+                large_communities=body.get("large_communities") or [],
+                as_path=body.get("as_path") or (),
+            )
+        except ValueError as e:
+            raise ValidationFailed(str(e)) from None
+        return _json(evaluate(ps, route, my_asn=agent.cfg.machine.asn).to_json())
+
     @routes.get("/v1/peers")
     async def peers(request: web.Request) -> web.Response:
         return _json(await agent_peers(agent))
@@ -219,34 +281,17 @@ def check_rows(agent: Agent) -> list[dict[str, Any]]:
                 "last_transition_at": st.last_transition_at,
                 "held_down_until": st.held_down_until,
                 "probes": st.probes,
+                # CLOCK_MONOTONIC of the probe that decided the last transition (failover timing)
+                "decided_at_monotonic": st.decided_at_monotonic,
             }
         )
     return out
 
 
 async def agent_peers(agent: Agent) -> list[dict[str, Any]]:
-    from ..gobgp import speaker
+    from ..agent.views import AgentViews
 
-    infos: dict[str, speaker.PeerInfo] = {}
-    with contextlib.suppress(AgentError):
-        infos = await speaker.list_peer_info(agent.client())
-    out = []
-    for addr, spec in agent.last_desired.peers.items():
-        i = infos.get(addr)
-        out.append(
-            {
-                "name": spec.name,
-                "kind": spec.kind,
-                "address": addr,
-                "asn": spec.asn,
-                "state": i.state if i else "unknown",
-                "uptime": i.uptime if i else None,
-                "received": i.received if i else 0,
-                "accepted": i.accepted if i else 0,
-                "advertised": i.advertised if i else 0,
-            }
-        )
-    return out
+    return await AgentViews(agent).peers()
 
 
 class ApiServer:
@@ -295,4 +340,13 @@ def build_view_app(agent: Agent) -> web.Application:
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/status", status)
+    from ..agent.views import AgentViews
+    from ..web import make_web_app
+
+    app.add_subapp("/ui/", make_web_app(AgentViews(agent)))
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/ui/")
+
+    app.router.add_get("/", index)
     return app

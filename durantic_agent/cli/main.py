@@ -180,14 +180,30 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def peers(ctx: click.Context, as_json: bool) -> None:
     """Mesh members and neighbours with BGP state."""
+    from ..views.render import render_peers
+
     rows = _call(_api(ctx).get, "/v1/peers")
     if as_json:
         _print_json(rows)
         return
-    _table(
-        [[p["name"], p["kind"], p["address"], p["asn"], p["state"], p["received"], p["advertised"]] for p in rows],
-        ["NAME", "KIND", "ADDRESS", "ASN", "STATE", "RECEIVED", "ADVERTISED"],
-    )
+    click.echo(render_peers(rows), nl=False)
+
+
+@cli.command()
+@click.argument("prefix", required=False)
+@click.option("--all", "show_all", is_flag=True, help="every path, not only the best")
+@click.option("--explain", is_flag=True, help="for every alternative, the rule it lost on")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rib(ctx: click.Context, prefix: str | None, show_all: bool, explain: bool, as_json: bool) -> None:
+    """The RIB: per destination its paths, best first, and why the best won."""
+    from ..views.render import render_rib
+
+    rows = _call(_api(ctx).get, "/v1/rib", {"prefix": prefix} if prefix else None)
+    if as_json:
+        _print_json(rows)
+        return
+    click.echo(render_rib(rows, explain=explain or show_all), nl=False)
 
 
 # ----- objects -------------------------------------------------------------------------------------
@@ -411,6 +427,84 @@ def undrain(ctx: click.Context) -> None:
     """Announce normally again after `drain`."""
     res = _call(_api(ctx).post, "/v1/undrain")
     click.echo(f"drain: {res['drain']}")
+
+
+@cli.group()
+def policy() -> None:
+    """Route policy sets and the machine's import/export assignment."""
+
+
+@policy.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def policy_list(ctx: click.Context, as_json: bool) -> None:
+    data = _call(_api(ctx).get, "/v1/policies")
+    if as_json:
+        _print_json(data)
+        return
+    _table([[p["name"], len(p["rules"])] for p in data["sets"]], ["POLICY SET", "RULES"])
+    click.echo(f"\nimport: {', '.join(data['import_policies']) or '-'} (default {data['default_import']})")
+    click.echo(f"export: {', '.join(data['export_policies']) or '-'} (default {data['default_export']})")
+
+
+@policy.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def policy_show(ctx: click.Context, name: str, as_json: bool) -> None:
+    data = _call(_api(ctx).get, f"/v1/policies/{name}")
+    if as_json:
+        _print_json(data)
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
+
+
+@policy.command("delete")
+@click.argument("name")
+@click.pass_context
+def policy_delete(ctx: click.Context, name: str) -> None:
+    """Delete a policy set (refused while it is assigned)."""
+    _call(_api(ctx).delete, f"/v1/policies/{name}")
+    click.echo(f"policy set {name} deleted")
+
+
+@policy.command("test")
+@click.argument("name")
+@click.option("--prefix", required=True)
+@click.option("--community", multiple=True)
+@click.option("--large-community", multiple=True)
+@click.option("--as-path", default="", help='e.g. "4200000002 4200000003"')
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def policy_test(
+    ctx: click.Context,
+    name: str,
+    prefix: str,
+    community: tuple[str, ...],
+    large_community: tuple[str, ...],
+    as_path: str,
+    as_json: bool,
+) -> None:
+    """Evaluate policy set NAME offline for one route: which rule matched and the resulting attributes."""
+    body = {
+        "prefix": prefix,
+        "communities": list(community),
+        "large_communities": list(large_community),
+        "as_path": as_path,
+    }
+    res = _call(_api(ctx).post, f"/v1/policies/{name}/test", body)
+    if as_json:
+        _print_json(res)
+        return
+    d = res["decided_by"]
+    click.echo(f"result: {res['result']}" + (f" by {d['policy_set']}/{d['rule']}" if d else " (default action)"))
+    for h in res["applied"]:
+        click.echo(f"applied: {h['policy_set']}/{h['rule']} ({h['result']})")
+    if res["route"]:
+        for k, v in res["route"].items():
+            click.echo(f"  {k}: {v}")
+    for n in res["notes"]:
+        click.echo(f"note: {n}")
 
 
 @cli.group()

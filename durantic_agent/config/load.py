@@ -70,9 +70,7 @@ def parse_config(doc: Any, base_dir: Path | None = None) -> AgentConfig:
     try:
         _ = cfg.router_id
     except ValueError:
-        raise ConfigError(
-            ["machine.router_id: is required when no mesh or neighbour gives an IPv4 address"]
-        ) from None
+        raise ConfigError(["machine.router_id: is required when no mesh or neighbour gives an IPv4 address"]) from None
     return cfg
 
 

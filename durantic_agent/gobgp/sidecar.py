@@ -137,9 +137,7 @@ class Sidecar:
         deadline = time.monotonic() + 10.0
         while not self.socket_path.exists():
             if self.proc.returncode is not None:
-                raise SidecarUnavailable(
-                    f"gobgpd exited with code {self.proc.returncode} before it was ready"
-                )
+                raise SidecarUnavailable(f"gobgpd exited with code {self.proc.returncode} before it was ready")
             if time.monotonic() > deadline:
                 raise SidecarUnavailable("gobgpd did not create its API socket within 10 s")
             await asyncio.sleep(0.005)

@@ -80,9 +80,7 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
     for fam in (V4U, V6U):
         afi = api.AfiSafi(config=api.AfiSafiConfig(family=fam, enabled=True))
         if spec.graceful_restart:
-            afi.mp_graceful_restart.CopyFrom(
-                api.MpGracefulRestart(config=api.MpGracefulRestartConfig(enabled=True))
-            )
+            afi.mp_graceful_restart.CopyFrom(api.MpGracefulRestart(config=api.MpGracefulRestartConfig(enabled=True)))
         afis.append(afi)
     peer = api.Peer(
         conf=api.PeerConf(

@@ -106,6 +106,5 @@ def validate_state(state: ObjectsState, peer_names: set[str] | None = None) -> N
                 for k, n in enumerate(rule.match.neighbors or []):
                     if n not in peer_names:
                         raise ValidationFailed(
-                            f"policy_sets[{i}].rules[{j}].match.neighbors[{k}]: {n!r} "
-                            "is not a mesh member or neighbour"
+                            f"policy_sets[{i}].rules[{j}].match.neighbors[{k}]: {n!r} is not a mesh member or neighbour"
                         )

@@ -54,8 +54,7 @@ def wait_for(pred: Callable[[], T], timeout: float, what: str, interval: float =
             last_exc = e
         if time.monotonic() > deadline:
             raise WaitTimeout(
-                f"timed out after {timeout}s waiting for {what}"
-                + (f" (last error: {last_exc})" if last_exc else "")
+                f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else "")
             )
         time.sleep(interval)
 
@@ -232,9 +231,7 @@ class Lab:
     def wait_agent(self, h: AgentHandle, timeout: float = 20.0) -> None:
         def up() -> bool:
             if not h.proc.alive():
-                raise AssertionError(
-                    f"agent {h.name} exited ({h.proc.popen.returncode}):\n{h.proc.log()[-3000:]}"
-                )
+                raise AssertionError(f"agent {h.name} exited ({h.proc.popen.returncode}):\n{h.proc.log()[-3000:]}")
             st = h.api("GET", "/v1/status")
             return bool(st["gobgpd"]["ready"])
 
@@ -259,9 +256,7 @@ class Lab:
         conf = d / "bird.conf"
         conf.write_text(config)
         sock = d / "bird.ctl"
-        proc = self.spawn(
-            name, ns, ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(d / "bird.pid")]
-        )
+        proc = self.spawn(name, ns, ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(d / "bird.pid")])
         wait_for(lambda: sock.exists() or not proc.alive(), 10, f"{name} control socket")
         assert proc.alive(), proc.log()
         return proc, sock

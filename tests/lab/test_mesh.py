@@ -124,7 +124,7 @@ def test_vip_failover_while_pinging(lab: Lab, mesh: dict[str, Any]) -> None:
     flags[failing].unlink()
     wait_for(lambda: owner() == mk[other].pubkey, 10, "VIP moved to the other origin in c's AllowedIPs")
     out, _ = p.communicate(timeout=30)
-    summary = [ln for ln in out.splitlines() if "packets transmitted" in ln][0]
+    summary = next(ln for ln in out.splitlines() if "packets transmitted" in ln)
     print(f"VIP failover {failing}->{other} while pinging every 20 ms: {summary}")
     received = int(summary.split(",")[1].split()[0])
     assert received >= 250, summary  # it keeps answering: a few lost packets at most

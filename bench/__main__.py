@@ -1,0 +1,27 @@
+"""`make bench`: run every benchmark and print its figures. Needs root (lab namespaces).
+
+python -m bench              # all
+python -m bench failover     # one (restart, failover, policy)
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {"restart": "bench.restart", "failover": "bench.failover", "policy": "bench.bench_policy"}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(BENCHES)
+    for n in names:
+        if n not in BENCHES:
+            sys.exit(f"unknown benchmark {n!r}; one of {', '.join(BENCHES)}")
+    for n in names:
+        print(f"===== {n} =====", flush=True)
+        mod = importlib.import_module(BENCHES[n])
+        mod.main()
+
+
+if __name__ == "__main__":
+    main()

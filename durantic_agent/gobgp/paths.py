@@ -1,0 +1,90 @@
+"""Build the `api.Path` messages the agent announces (VIPs and routes) and withdraws."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ..errors import ValidationFailed
+from .pb import V4U, V6U, api, attr, pack
+
+__all__ = ["WELL_KNOWN_NAMES", "make_path", "parse_community", "parse_large_community"]
+
+WELL_KNOWN_NAMES: dict[str, int] = {
+    "no-export": 0xFFFFFF01,
+    "no-advertise": 0xFFFFFF02,
+    "no-export-subconfed": 0xFFFFFF03,
+    "no-peer": 0xFFFFFF04,
+    "graceful-shutdown": 0xFFFF0000,
+    "blackhole": 0xFFFF029A,
+}
+_ORIGIN = {"igp": 0, "egp": 1, "incomplete": 2}
+
+
+def parse_community(text: str) -> int:
+    """'65000:100' or a well-known name -> the 32-bit value."""
+    s = text.strip().lower()
+    if s in WELL_KNOWN_NAMES:
+        return WELL_KNOWN_NAMES[s]
+    hi, sep, lo = s.partition(":")
+    if sep and hi.isdigit() and lo.isdigit() and int(hi) <= 0xFFFF and int(lo) <= 0xFFFF:
+        return (int(hi) << 16) | int(lo)
+    raise ValidationFailed(f"community: {text!r} must be ASN:VALUE (each 0-65535) or a well-known name")
+
+
+def parse_large_community(text: str) -> Any:
+    parts = text.strip().split(":")
+    if len(parts) == 3 and all(p.isdigit() and int(p) <= 0xFFFFFFFF for p in parts):
+        g, a, b = (int(p) for p in parts)
+        return attr.LargeCommunity(global_admin=g, local_data1=a, local_data2=b)
+    raise ValidationFailed(f"large community: {text!r} must be GLOBAL:DATA1:DATA2 (each 0-4294967295)")
+
+
+def make_path(
+    prefix: str,
+    next_hop: str | None,
+    communities: Sequence[str] = (),
+    large_communities: Sequence[str] = (),
+    med: int | None = None,
+    origin: Literal["igp", "egp", "incomplete"] = "igp",
+    as_path: Sequence[int] | None = None,
+    withdraw: bool = False,
+) -> Any:
+    """A local path for AddPath/AddPathStream/DeletePath.
+
+    next_hop None = next-hop-self: GoBGP replaces the unspecified address by each eBGP session's local
+    address (0.0.0.0 for IPv4, :: for IPv6, which travels in MP_REACH_NLRI as RFC 4760 requires).
+    """
+    try:
+        net = ipaddress.ip_network(prefix, strict=True)
+    except ValueError as e:
+        raise ValidationFailed(f"prefix: {prefix!r} is not a network address ({e})") from None
+    v6 = net.version == 6
+    if next_hop is None:
+        nh = "::" if v6 else "0.0.0.0"
+    else:
+        try:
+            nh_addr = ipaddress.ip_address(next_hop)
+        except ValueError:
+            raise ValidationFailed(f"next_hop: {next_hop!r} is not an IP address") from None
+        if nh_addr.version != net.version:
+            raise ValidationFailed(f"next_hop: {next_hop!r} is not an IPv{net.version} address like {prefix!r}")
+        nh = str(nh_addr)
+    nlri = pack(attr.IPAddressPrefix(prefix=str(net.network_address), prefix_len=net.prefixlen))
+    pattrs = [pack(attr.OriginAttribute(origin=_ORIGIN[origin]))]
+    if v6:
+        pattrs.append(pack(attr.MpReachNLRIAttribute(family=V6U, next_hops=[nh], nlris=[nlri])))
+    else:
+        pattrs.append(pack(attr.NextHopAttribute(next_hop=nh)))
+    if as_path:
+        seg = attr.AsSegment(type=attr.AsSegment.AS_SEQUENCE, numbers=list(as_path))
+        pattrs.append(pack(attr.AsPathAttribute(segments=[seg])))
+    if med is not None:
+        pattrs.append(pack(attr.MultiExitDiscAttribute(med=med)))
+    if communities:
+        pattrs.append(pack(attr.CommunitiesAttribute(communities=[parse_community(c) for c in communities])))
+    if large_communities:
+        lcs = [parse_large_community(c) for c in large_communities]
+        pattrs.append(pack(attr.LargeCommunitiesAttribute(communities=lcs)))
+    return api.Path(family=V6U if v6 else V4U, nlri=nlri, pattrs=pattrs, is_withdraw=withdraw)

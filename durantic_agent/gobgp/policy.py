@@ -1,0 +1,337 @@
+"""Reconcile the machine's route policy on gobgpd: read back, diff, apply the difference, soft-reset.
+
+Only objects named `durantic-...` are owned; every other defined set, statement and policy in gobgpd is
+left alone (foreign policies already in the global assignment keep their place after ours).
+
+Order of operations (GoBGP refuses to delete what is in use, and merges an Add into an existing name):
+add new sets -> repair drifted sets -> add new policies -> SetPolicyAssignment (replaces the list, so it
+also sets the order; never DeletePolicyAssignment(all=True), which leaves the default at REJECT) ->
+delete unused owned policies -> delete unused owned sets. Then ResetPeer(soft) for the direction whose
+assignment changed. A policy change never tears a session down; with no change, nothing is called.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+
+from ..policy.translate import OWNED_PREFIX, DesiredPolicies
+from .client import GobgpClient
+from .pb import api
+
+__all__ = [
+    "CurrentPolicies",
+    "PolicyChange",
+    "PolicyPlan",
+    "apply_policy_plan",
+    "canonical",
+    "plan_policies",
+    "read_policies",
+    "reconcile_policies",
+]
+
+Msg = dict[str, Any]
+_DIRECTIONS = ("IMPORT", "EXPORT")
+_ANCHORED = re.compile(r"^\^(.*)\$$")
+_SET_TYPES = ("PREFIX", "NEIGHBOR", "AS_PATH", "COMMUNITY", "LARGE_COMMUNITY")
+
+
+def _to_dict(msg: Any) -> Msg:
+    out: Msg = json_format.MessageToDict(msg, preserving_proto_field_name=True)
+    return out
+
+
+def _unanchor(values: list[str]) -> list[str]:
+    # GoBGP stores exact community values as anchored regexes ("65000:1" reads back as "^65000:1$")
+    return [m.group(1) if (m := _ANCHORED.match(v)) else v for v in values]
+
+
+def canonical_set(d: Mapping[str, Any]) -> Msg:
+    out = _to_dict(json_format.ParseDict(d, api.DefinedSet()))
+    if out.get("defined_type") in ("COMMUNITY", "LARGE_COMMUNITY"):
+        out["list"] = _unanchor(out.get("list", []))
+    if "list" in out:
+        out["list"] = sorted(out["list"])
+    if "prefixes" in out:
+        out["prefixes"] = sorted(
+            out["prefixes"],
+            key=lambda p: (p.get("ip_prefix", ""), p.get("mask_length_min", 0), p.get("mask_length_max", 0)),
+        )
+    return out
+
+
+def canonical_policy(d: Mapping[str, Any]) -> Msg:
+    out = _to_dict(json_format.ParseDict(d, api.Policy()))
+    for st in out.get("statements", []):
+        cond = st.get("conditions", {})
+        if cond.get("rpki_result") == -1:  # GoBGP's "not set"
+            del cond["rpki_result"]
+        if not cond:
+            st.pop("conditions", None)
+        for key in ("community", "large_community"):
+            act = st.get("actions", {}).get(key)
+            if act and act.get("type") == "REMOVE":
+                act["communities"] = _unanchor(act.get("communities", []))
+    return out
+
+
+def canonical_assignment(d: Mapping[str, Any]) -> Msg:
+    out = _to_dict(json_format.ParseDict(d, api.PolicyAssignment(), ignore_unknown_fields=True))
+    out["policies"] = [{"name": p["name"]} for p in out.get("policies", [])]
+    out.setdefault("default_action", "NONE")
+    return out
+
+
+def canonical(desired: DesiredPolicies) -> DesiredPolicies:
+    """The form a read-back has: compare desired and current only in this form."""
+    return DesiredPolicies(
+        defined_sets={k: canonical_set(v) for k, v in desired.defined_sets.items()},
+        policies={k: canonical_policy(v) for k, v in desired.policies.items()},
+        import_assignment=canonical_assignment(desired.import_assignment),
+        export_assignment=canonical_assignment(desired.export_assignment),
+    )
+
+
+@dataclass(frozen=True)
+class CurrentPolicies:
+    """Owned sets/policies read back from gobgpd (canonical form) and the full global assignments."""
+
+    defined_sets: Mapping[str, Msg]
+    policies: Mapping[str, Msg]
+    assignments: Mapping[str, Msg]  # "IMPORT"/"EXPORT" -> PolicyAssignment (names only)
+    orphan_statements: tuple[str, ...] = ()  # owned statements no policy uses (they block re-adding)
+
+
+async def read_policies(client: GobgpClient) -> CurrentPolicies:
+    sets: dict[str, Msg] = {}
+    for t in _SET_TYPES:
+        req = api.ListDefinedSetRequest(defined_type=api.DefinedType.Value(t))
+        async for r in client.stream("ListDefinedSet", req):
+            if r.defined_set.name.startswith(OWNED_PREFIX):
+                sets[r.defined_set.name] = canonical_set(_to_dict(r.defined_set))
+    policies: dict[str, Msg] = {}
+    in_policy: set[str] = set()
+    async for r in client.stream("ListPolicy", api.ListPolicyRequest()):
+        in_policy.update(s.name for s in r.policy.statements)
+        if r.policy.name.startswith(OWNED_PREFIX):
+            policies[r.policy.name] = canonical_policy(_to_dict(r.policy))
+    orphans = []
+    async for r in client.stream("ListStatement", api.ListStatementRequest()):
+        if r.statement.name.startswith(OWNED_PREFIX) and r.statement.name not in in_policy:
+            orphans.append(r.statement.name)
+    assignments: dict[str, Msg] = {}
+    for direction in _DIRECTIONS:
+        req = api.ListPolicyAssignmentRequest(name="global", direction=api.PolicyDirection.Value(direction))
+        async for r in client.stream("ListPolicyAssignment", req):
+            assignments[direction] = canonical_assignment(_to_dict(r.assignment))
+    return CurrentPolicies(sets, policies, assignments, tuple(sorted(orphans)))
+
+
+@dataclass(frozen=True)
+class PolicyPlan:
+    add_sets: tuple[Msg, ...] = ()
+    # drifted sets (same name, other content): entries to append and to remove
+    set_append: tuple[Msg, ...] = ()
+    set_remove: tuple[Msg, ...] = ()
+    delete_statements: tuple[str, ...] = ()
+    replace_policies: tuple[str, ...] = ()  # drifted: delete then re-add
+    add_policies: tuple[Msg, ...] = ()
+    assignments: tuple[Msg, ...] = ()  # SetPolicyAssignment, in order
+    delete_policies: tuple[str, ...] = ()
+    delete_sets: tuple[Msg, ...] = ()
+    import_changed: bool = False
+    export_changed: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.add_sets
+            or self.set_append
+            or self.set_remove
+            or self.delete_statements
+            or self.replace_policies
+            or self.add_policies
+            or self.assignments
+            or self.delete_policies
+            or self.delete_sets
+        )
+
+
+def _set_delta(want: Msg, have: Msg) -> tuple[Msg | None, Msg | None]:
+    key = "prefixes" if want.get("defined_type", "PREFIX") == "PREFIX" else "list"
+    w, h = want.get(key, []), have.get(key, [])
+    add = [x for x in w if x not in h]
+    rm = [x for x in h if x not in w]
+    base = {k: v for k, v in want.items() if k not in ("list", "prefixes")}
+    return ({**base, key: add} if add else None), ({**base, key: rm} if rm else None)
+
+
+def _merged_assignment(want: Msg, have: Msg | None) -> Msg:
+    """Ours first (in our order); foreign policies already assigned keep their relative order after."""
+    foreign = [p for p in (have or {}).get("policies", []) if not p["name"].startswith(OWNED_PREFIX)]
+    return {**want, "policies": [*want.get("policies", []), *foreign]}
+
+
+def plan_policies(desired: DesiredPolicies, current: CurrentPolicies) -> PolicyPlan:
+    """Pure diff. `desired` is canonicalised here; running the plan then planning again gives empty."""
+    want = canonical(desired)
+    add_sets, append, remove = [], [], []
+    for name, s in sorted(want.defined_sets.items()):
+        have = current.defined_sets.get(name)
+        if have is None:
+            add_sets.append(s)
+        elif have != s:
+            a, r = _set_delta(s, have)
+            append += [a] if a else []
+            remove += [r] if r else []
+    replace = sorted(n for n, p in want.policies.items() if n in current.policies and current.policies[n] != p)
+    add_pols = [p for n, p in sorted(want.policies.items()) if n not in current.policies or n in replace]
+    changed: dict[str, bool] = {}
+    assigns = []
+    drifted = {s["name"] for s in (*append, *remove)}
+    for direction, w in (("IMPORT", want.import_assignment), ("EXPORT", want.export_assignment)):
+        have = current.assignments.get(direction)
+        merged = _merged_assignment(w, have)
+        names = {p["name"] for p in merged["policies"]}
+        touched = bool(names & set(replace)) or any(
+            ms.get("name") in drifted
+            for n in names
+            for st in want.policies.get(n, {}).get("statements", [])
+            for ms in st.get("conditions", {}).values()
+            if isinstance(ms, dict)
+        )
+        if merged != have:
+            assigns.append(merged)
+        changed[direction] = merged != have or touched
+    del_pols = sorted(n for n in current.policies if n not in want.policies)
+    del_sets = [
+        {"defined_type": s.get("defined_type", "PREFIX"), "name": n}
+        for n, s in sorted(current.defined_sets.items())
+        if n not in want.defined_sets
+    ]
+    return PolicyPlan(
+        add_sets=tuple(add_sets),
+        set_append=tuple(append),
+        set_remove=tuple(remove),
+        delete_statements=current.orphan_statements,
+        replace_policies=tuple(replace),
+        add_policies=tuple(add_pols),
+        assignments=tuple(assigns),
+        delete_policies=tuple(del_pols),
+        delete_sets=tuple(del_sets),
+        import_changed=changed["IMPORT"],
+        export_changed=changed["EXPORT"],
+    )
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """What a reconcile did; see reconcile_policies for what the caller does on import/export_changed."""
+
+    added_sets: tuple[str, ...] = ()
+    deleted_sets: tuple[str, ...] = ()
+    added_policies: tuple[str, ...] = ()
+    deleted_policies: tuple[str, ...] = ()
+    import_changed: bool = False
+    export_changed: bool = False
+    reset_directions: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.added_sets
+            or self.deleted_sets
+            or self.added_policies
+            or self.deleted_policies
+            or self.import_changed
+            or self.export_changed
+        )
+
+
+async def apply_policy_plan(client: GobgpClient, plan: PolicyPlan, current: CurrentPolicies) -> None:
+    """Run a plan in the only order GoBGP accepts. Does not soft-reset (see reconcile_policies)."""
+    for s in plan.add_sets:
+        await client.call("AddDefinedSet", json_format.ParseDict({"defined_set": s}, api.AddDefinedSetRequest()))
+    for s in plan.set_append:  # AddDefinedSet on an existing name appends
+        await client.call("AddDefinedSet", json_format.ParseDict({"defined_set": s}, api.AddDefinedSetRequest()))
+    for s in plan.set_remove:  # all=False removes just the listed entries (works while in use)
+        await client.call(
+            "DeleteDefinedSet",
+            json_format.ParseDict({"defined_set": s, "all": False}, api.DeleteDefinedSetRequest()),
+        )
+    for name in plan.delete_statements:
+        await client.call("DeleteStatement", api.DeleteStatementRequest(statement=api.Statement(name=name), all=True))
+    if plan.replace_policies:
+        # a drifted policy cannot be deleted while assigned: take it out for the moment it is re-added
+        gone = set(plan.replace_policies)
+        for direction, have in current.assignments.items():
+            kept = [p for p in have.get("policies", []) if p["name"] not in gone]
+            if len(kept) != len(have.get("policies", [])):
+                await _set_assignment(client, {**have, "policies": kept, "direction": direction})
+        for name in plan.replace_policies:
+            await client.call("DeletePolicy", api.DeletePolicyRequest(policy=api.Policy(name=name), all=True))
+    for p in plan.add_policies:
+        await client.call("AddPolicy", json_format.ParseDict({"policy": p}, api.AddPolicyRequest()))
+    for a in plan.assignments:
+        await _set_assignment(client, a)
+    for name in plan.delete_policies:
+        await client.call("DeletePolicy", api.DeletePolicyRequest(policy=api.Policy(name=name), all=True))
+    for s in plan.delete_sets:
+        await client.call(
+            "DeleteDefinedSet",
+            json_format.ParseDict({"defined_set": s, "all": True}, api.DeleteDefinedSetRequest()),
+        )
+
+
+async def _set_assignment(client: GobgpClient, assignment: Msg) -> None:
+    await client.call(
+        "SetPolicyAssignment",
+        json_format.ParseDict({"assignment": assignment}, api.SetPolicyAssignmentRequest()),
+    )
+
+
+async def soft_reset(client: GobgpClient, direction: str, address: str = "") -> None:
+    """Re-run policy for one direction on every peer (address "" = all) without tearing sessions down.
+
+    IN re-evaluates the kept Adj-RIB-In (no ROUTE-REFRESH needed); OUT re-sends with the export policy.
+    """
+    d = api.ResetPeerRequest.IN if direction == "IMPORT" else api.ResetPeerRequest.OUT
+    await client.call("ResetPeer", api.ResetPeerRequest(address=address, soft=True, direction=d))
+
+
+async def reconcile_policies(client: GobgpClient, desired: DesiredPolicies, *, reset: bool = True) -> PolicyChange:
+    """Make gobgpd hold `desired` (from policy.translate), touching only what differs.
+
+    With `reset`, the changed direction(s) are soft-reset on all peers (ResetPeer address "", soft).
+    The caller's part afterwards (measured on GoBGP 3.10, see tests/lab/test_policy_bird.py):
+    - `import_changed`: re-add the locally originated paths; GoBGP applies the import policy to a local
+      path only when it is added, and a soft reset IN covers received routes only.
+    - `export_changed`: withdraw (DeletePath) and re-add the local paths. Soft reset OUT re-sends changed
+      attributes but does NOT withdraw a route the new export policy rejects, and a plain re-add does
+      not either (GoBGP judges the old path by the new policy and assumes it was never sent). A received
+      route that becomes export-rejected stays at the peer until it changes or the session restarts.
+    """
+    current = await read_policies(client)
+    plan = plan_policies(desired, current)
+    if plan.empty and not (plan.import_changed or plan.export_changed):
+        return PolicyChange()
+    await apply_policy_plan(client, plan, current)
+    resets: list[str] = []
+    if reset:
+        for direction, flag in (("IMPORT", plan.import_changed), ("EXPORT", plan.export_changed)):
+            if flag:
+                await soft_reset(client, direction)
+                resets.append(direction)
+    return PolicyChange(
+        added_sets=tuple(s["name"] for s in plan.add_sets),
+        deleted_sets=tuple(s["name"] for s in plan.delete_sets),
+        added_policies=tuple(p["name"] for p in plan.add_policies),
+        deleted_policies=plan.delete_policies,
+        import_changed=plan.import_changed,
+        export_changed=plan.export_changed,
+        reset_directions=tuple(resets),
+    )

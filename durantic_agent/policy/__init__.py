@@ -1,0 +1,32 @@
+"""Route policy sets: schema and checks (model), GoBGP translation (translate), offline test (evaluate)."""
+
+from __future__ import annotations
+
+from .evaluate import Evaluation, RuleHit, TestRoute, evaluate, evaluate_chain, parse_test_route
+from .model import (
+    PolicyAssignment,
+    PolicySet,
+    Rule,
+    check_neighbors,
+    check_policy_sets,
+    validate_assignment,
+)
+from .translate import OWNED_PREFIX, DesiredPolicies, translate
+
+__all__ = [
+    "OWNED_PREFIX",
+    "DesiredPolicies",
+    "Evaluation",
+    "PolicyAssignment",
+    "PolicySet",
+    "Rule",
+    "RuleHit",
+    "TestRoute",
+    "check_neighbors",
+    "check_policy_sets",
+    "evaluate",
+    "evaluate_chain",
+    "parse_test_route",
+    "translate",
+    "validate_assignment",
+]

@@ -24,7 +24,10 @@ def main(runs: int = 3) -> None:
         )
         h = lab.start_agent("a", a, cfg)
         h.cli("announce", "add", "lan", "--route", "192.168.90.0/24")
-        has_route = lambda: "192.168.90.0/24" in (gobgp_cli(xsock, "global", "rib", "-a", "ipv4") or {})  # noqa: E731
+
+        def has_route() -> bool:
+            return "192.168.90.0/24" in (gobgp_cli(xsock, "global", "rib", "-a", "ipv4") or {})
+
         wait_for(lambda: h.established("x") and has_route(), 40, "initial session and route")
         ready, est, back = [], [], []
         for _ in range(runs):
@@ -32,7 +35,7 @@ def main(runs: int = 3) -> None:
             t0 = time.monotonic()
             subprocess.run(["kill", "-9", str(st["pid"])], check=True)
             wait_for(
-                lambda: (
+                lambda st=st: (  # type: ignore[misc]
                     h.api("GET", "/v1/status")["gobgpd"]["restarts"] > st["restarts"]
                     and h.api("GET", "/v1/status")["gobgpd"]["ready"]
                 ),

@@ -5,6 +5,7 @@ planned stop withdraws before the sessions close, drain tags then withdraws."""
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def topo(lab: Lab) -> dict[str, Any]:
         )
         handles[name] = lab.start_agent(name, ns, cfg)
     for h in handles.values():
-        wait_for(lambda h=h: h.established("x", "peer"), 40, f"{h.name}: sessions")
+        wait_for(partial(AgentHandle.established, h, "x", "peer"), 40, f"{h.name}: sessions")
     return {"a": handles["a"], "b": handles["b"], "xsock": xsock, "flags": flags}
 
 

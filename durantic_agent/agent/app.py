@@ -26,6 +26,7 @@ from ..fib import BestPath, Fib, MemberRef, desired_fib, mesh_members
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.policy import reconcile_policies
+from ..mesh_policy import mesh_policies
 from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..gobgp.watch import watch_best
 from ..health.engine import HealthEngine
@@ -175,7 +176,16 @@ class Agent:
         neighbors: dict[str, list[str]] = {}
         for addr, spec in d.peers.items():
             neighbors.setdefault(spec.name, []).append(addr)
-        want = translate(st.policy_sets, assignment, my_asn=self.cfg.machine.asn, neighbors=neighbors)
+        mesh = mesh_policies(self.members)
+        want = translate(
+            st.policy_sets,
+            assignment,
+            my_asn=self.cfg.machine.asn,
+            neighbors=neighbors,
+            agent_defined_sets=mesh.defined_sets,
+            agent_import=mesh.import_policies,
+            agent_export=mesh.export_policies,
+        )
         if want == self._policies_applied:
             return 0
         change = await reconcile_policies(self.client(), want)

@@ -26,10 +26,10 @@ from ..fib import BestPath, Fib, MemberRef, desired_fib, mesh_members
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.policy import reconcile_policies
-from ..mesh_policy import mesh_policies
 from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..gobgp.watch import watch_best
 from ..health.engine import HealthEngine
+from ..mesh_policy import mesh_policies
 from ..metrics import AGENT_METRICS
 from ..netlink.addrs import LoopbackAddrs
 from ..netlink.routes import KernelRoutes, Route

@@ -6,19 +6,13 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from ..community import WELL_KNOWN
 from ..errors import ValidationFailed
 from .pb import V4U, V6U, api, attr, pack
 
 __all__ = ["WELL_KNOWN_NAMES", "make_path", "parse_community", "parse_large_community"]
 
-WELL_KNOWN_NAMES: dict[str, int] = {
-    "no-export": 0xFFFFFF01,
-    "no-advertise": 0xFFFFFF02,
-    "no-export-subconfed": 0xFFFFFF03,
-    "no-peer": 0xFFFFFF04,
-    "graceful-shutdown": 0xFFFF0000,
-    "blackhole": 0xFFFF029A,
-}
+WELL_KNOWN_NAMES = WELL_KNOWN
 _ORIGIN = {"igp": 0, "egp": 1, "incomplete": 2}
 
 

@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..community import WELL_KNOWN
 from ..validation import Name
 
 __all__ = [
@@ -56,12 +57,7 @@ AS_PATH_BOUNDARY = "(^|[,{}() ]|$)"  # GoBGP's ASPATH_REGEXP_MAGIC, substituted 
 # Well-known communities (RFC 1997, RFC 7999, RFC 8326), written as numbers so that GoBGP and the
 # offline evaluator agree on the value whatever GoBGP's own name table says.
 WELL_KNOWN_COMMUNITIES: dict[str, tuple[int, int]] = {
-    "graceful-shutdown": (65535, 0),
-    "blackhole": (65535, 666),
-    "no-export": (65535, 65281),
-    "no-advertise": (65535, 65282),
-    "no-export-subconfed": (65535, 65283),
-    "no-peer": (65535, 65284),
+    name: (value >> 16, value & 0xFFFF) for name, value in WELL_KNOWN.items() if name != "llgr-stale"
 }
 
 

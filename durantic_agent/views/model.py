@@ -5,31 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..community import NAMES_BY_VALUE, community_str
+
 __all__ = ["LLGR_STALE", "WELL_KNOWN_COMMUNITIES", "RibPath", "community_str"]
 
 Origin = Literal["igp", "egp", "incomplete"]
 Family = Literal["ipv4", "ipv6"]
 
-# RFC 1997 / RFC 8326 / RFC 7999 / RFC 9494 names, as operators write them (and as GoBGP prints most).
-WELL_KNOWN_COMMUNITIES: dict[int, str] = {
-    0xFFFFFF01: "no-export",
-    0xFFFFFF02: "no-advertise",
-    0xFFFFFF03: "no-export-subconfed",
-    0xFFFFFF04: "no-peer",
-    0xFFFF0000: "graceful-shutdown",
-    0xFFFF0001: "accept-own",
-    0xFFFF0006: "llgr-stale",
-    0xFFFF0007: "no-llgr",
-    0xFFFF029A: "blackhole",
-}
+WELL_KNOWN_COMMUNITIES = NAMES_BY_VALUE  # value -> name
 LLGR_STALE = "llgr-stale"
-
-
-def community_str(value: int) -> str:
-    name = WELL_KNOWN_COMMUNITIES.get(value)
-    if name is not None:
-        return name
-    return f"{value >> 16}:{value & 0xFFFF}"
 
 
 @dataclass(frozen=True, slots=True)

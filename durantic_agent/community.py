@@ -1,4 +1,4 @@
-"""BGP community value types shared by announcements and policies."""
+"""BGP communities: the one table of well-known names and the parsers every part of the agent uses."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-__all__ = ["WELL_KNOWN", "Community", "LargeCommunity", "community_to_int", "parse_community"]
+__all__ = [
+    "NAMES_BY_VALUE",
+    "WELL_KNOWN",
+    "Community",
+    "LargeCommunity",
+    "community_str",
+    "community_to_int",
+    "parse_community",
+    "parse_large",
+]
 
+# RFC 1997 / RFC 8326 / RFC 7999 / RFC 9494 names, as operators write them (and as GoBGP prints most).
 WELL_KNOWN: dict[str, int] = {
     "graceful-shutdown": 0xFFFF0000,
     "accept-own": 0xFFFF0001,
@@ -20,6 +30,7 @@ WELL_KNOWN: dict[str, int] = {
     "no-export-subconfed": 0xFFFFFF03,
     "no-peer": 0xFFFFFF04,
 }
+NAMES_BY_VALUE: dict[int, str] = {v: k for k, v in WELL_KNOWN.items()}
 _STD = re.compile(r"^(\d+):(\d+)$")
 _LARGE = re.compile(r"^(\d+):(\d+):(\d+)$")
 
@@ -39,6 +50,13 @@ def community_to_int(s: str) -> int:
         return WELL_KNOWN[s]
     a, b = s.split(":")
     return (int(a) << 16) | int(b)
+
+
+def community_str(value: int) -> str:
+    name = NAMES_BY_VALUE.get(value)
+    if name is not None:
+        return name
+    return f"{value >> 16}:{value & 0xFFFF}"
 
 
 def parse_large(v: Any) -> str:

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 ASN_MAX = 4294967295
+_FIELD_FIRST = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*: ")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -70,6 +71,13 @@ def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
             lines.append(f"{loc}: {_reason(dict(err))}")
         elif err.get("type") == "extra_forbidden":
             lines.append(f"{loc}: unknown key")
+        elif err.get("type") == "value_error" and isinstance(err.get("input"), dict):
+            # a check across fields of one object: its message starts with the field it blames
+            msg = _reason(dict(err))
+            if _FIELD_FIRST.match(msg):
+                lines.append(msg if loc == "(top level)" else f"{loc}.{msg}")
+            else:
+                lines.append(f"{loc}: {msg}")
         else:
             lines.append(f"{loc}: {err.get('input')!r} {_reason(dict(err))}")
     return lines

@@ -65,6 +65,7 @@ def parse_config(doc: Any, base_dir: Path | None = None) -> AgentConfig:
     except ValidationError as e:
         errors.extend(format_errors(e))
         raise ConfigError(errors) from None
+    errors.extend(_missing_files(cfg))
     if errors:
         raise ConfigError(errors)
     try:
@@ -72,6 +73,18 @@ def parse_config(doc: Any, base_dir: Path | None = None) -> AgentConfig:
     except ValueError:
         raise ConfigError(["machine.router_id: is required when no mesh or neighbour gives an IPv4 address"]) from None
     return cfg
+
+
+def _missing_files(cfg: AgentConfig) -> list[str]:
+    """Files the agent will read at start: named now, so `config check` catches them before a deploy."""
+    out = []
+    for i, mesh in enumerate(cfg.meshes):
+        if not mesh.private_key_file.is_file():
+            out.append(f"meshes[{i}].private_key_file: {str(mesh.private_key_file)!r} does not exist")
+    for i, n in enumerate(cfg.neighbors):
+        if n.password_file is not None and not n.password_file.is_file():
+            out.append(f"neighbors[{i}].password_file: {str(n.password_file)!r} does not exist")
+    return out
 
 
 def load_config(path: str | Path) -> AgentConfig:

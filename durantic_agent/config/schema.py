@@ -102,7 +102,7 @@ class Bgp(_Model):
     @model_validator(mode="after")
     def _timers(self) -> Bgp:
         if self.keepalive * 3 > self.hold_time:
-            raise ValueError(f"keepalive {self.keepalive} must be at most a third of hold_time {self.hold_time}")
+            raise ValueError(f"keepalive: {self.keepalive} must be at most a third of hold_time ({self.hold_time})")
         return self
 
 
@@ -137,7 +137,9 @@ class Mesh(_Model):
     @model_validator(mode="after")
     def _ifname_default(self) -> Mesh:
         if self.interface is None and len(f"dur-{self.name}") > 15:
-            raise ValueError(f"interface name 'dur-{self.name}' is longer than 15 characters: set `interface`")
+            raise ValueError(
+                f"name: {self.name!r} makes interface 'dur-{self.name}' longer than 15 characters: set `interface`"
+            )
         return self
 
     @model_validator(mode="after")

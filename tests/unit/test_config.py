@@ -30,7 +30,7 @@ def with_(path: str, value: Any) -> dict[str, Any]:
     for p in parents:
         cur = cur[int(p)] if p.isdigit() else cur[p]
     cur[last] = value
-    return doc
+    return dict(doc)
 
 
 def errors_of(doc: Any) -> list[str]:

@@ -132,3 +132,24 @@ def test_bad_config_refuses_to_start(lab: Lab) -> None:
     assert "machine.asn: 0" in p.stderr and "surprise: unknown key" in p.stderr
     assert time.monotonic() - t0 < 10
     assert not (d / "run").exists()  # never half-started
+
+
+def test_adopts_a_configured_gobgpd(lab: Lab, topo: dict[str, object]) -> None:
+    """An agent that finds gobgpd already configured on its socket adopts it instead of restarting it."""
+    hb = topo["b"]
+    assert isinstance(hb, AgentHandle)
+    lab.stop_agent(hb)
+    run_dir = Path(hb.config["runtime_dir"]) / "gobgpd"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sock = run_dir / "gobgpd.sock"
+    sock.unlink(missing_ok=True)
+    from .harness import GOBGPD
+
+    orphan = lab.spawn("gobgpd-orphan", hb.ns, [GOBGPD, f"--api-hosts=unix://{sock}", "--pprof-disable"])
+    wait_for(sock.exists, 10, "orphan gobgpd socket")
+    t = f"unix://{sock}"
+    run([GOBGP, "--target", t, "global", "as", str(ASN_B), "router-id", "10.99.0.2", "listen-port", "179"])
+    lab.start_agent("b", hb.ns, hb.config)
+    st = hb.api("GET", "/v1/status")["gobgpd"]
+    assert st["pid"] == orphan.popen.pid and st["restarts"] == 0
+    wait_for(lambda: hb.established("a", "x"), 40, "b re-peered on the adopted gobgpd")

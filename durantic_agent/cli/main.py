@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import shlex
 import sys
 from pathlib import Path
@@ -86,17 +85,14 @@ def agent() -> None:
 @agent.command("run")
 @click.option("-c", "--config", "config_path", required=True, type=click.Path(path_type=Path))
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-def agent_run(config_path: Path, log_level: str) -> None:
+@click.option("--log-format", default="logfmt", type=click.Choice(["logfmt", "json"]))
+def agent_run(config_path: Path, log_level: str, log_format: str) -> None:
     """Run the agent in the foreground."""
     from ..config import load_config
     from ..errors import AgentError
+    from ..logs import setup_logging
 
-    # Libraries log at WARNING and up only: their chatter (every HTTP probe, every netlink message)
-    # drowns the agent's own story; --log-level applies to the agent's loggers.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("durantic").setLevel(getattr(logging, log_level.upper()))
+    setup_logging(log_level, log_format)
     try:
         cfg = load_config(config_path)
     except ConfigError as e:

@@ -477,14 +477,25 @@ class Agent:
             log.warning("could not withdraw cleanly before stopping: %s", e)
 
     async def _wait_withdrawn(self, timeout: float) -> None:
-        """Until no established peer is still advertised any of our prefixes (or timeout)."""
+        """Until gobgpd has written our withdrawals to every established session (or timeout).
+
+        DeletePath queues the WITHDRAW on each session synchronously; an empty output queue means it is
+        on the wire, ahead of the Cease that stopping gobgpd sends next on the same TCP stream. Two empty
+        polls in a row guard against a queue that is being refilled.
+        """
         client = self.client()
         deadline = time.monotonic() + timeout
+        empty = 0
         while time.monotonic() < deadline:
             infos = await speaker.list_peer_info(client)
-            if all(i.advertised == 0 or i.state != "established" for i in infos.values()):
-                return
-            await asyncio.sleep(0.02)
+            if all(i.out_queue == 0 or i.state != "established" for i in infos.values()):
+                empty += 1
+                if empty >= 2:
+                    return
+            else:
+                empty = 0
+            await asyncio.sleep(0.01)
+        log.warning("withdrawals still queued after %.1fs; stopping anyway", timeout)
 
     async def run(self) -> int:
         from ..api.server import ApiServer

@@ -52,6 +52,7 @@ class PeerInfo:
     advertised: int
     router_id: str
     flops: int
+    out_queue: int  # updates gobgpd has queued for this peer but not yet written to the session
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -153,6 +154,7 @@ async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
             advertised=advertised,
             router_id=p.state.router_id,
             flops=p.state.flops,
+            out_queue=p.state.queues.output + p.state.out_q,
         )
     return out
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -20,12 +19,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..errors import SidecarError, SidecarUnavailable
+from ..procutil import with_pdeathsig
 from .client import GobgpClient
 
-__all__ = ["Sidecar", "find_gobgpd", "set_pdeathsig"]
+__all__ = ["Sidecar", "find_gobgpd"]
 
 log = logging.getLogger("durantic.gobgpd")
-_PR_SET_PDEATHSIG = 1
 _BUNDLED = Path(__file__).resolve().parent.parent / "_bin" / "gobgpd"
 
 
@@ -44,12 +43,6 @@ def find_gobgpd(configured: Path | None) -> Path:
         "gobgpd not found: not bundled in the package, not on PATH, and gobgpd.path is not set "
         "(run `make setup` in a source tree, or set gobgpd.path in agent.yaml)"
     )
-
-
-def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
-    """Run in the child between fork and exec: the kernel kills it when its parent thread dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
 async def gobgpd_version(binary: Path) -> str:
@@ -126,12 +119,11 @@ class Sidecar:
             f"--log-level={self.log_level}",
         ]
         self.proc = await asyncio.create_subprocess_exec(
-            *args,
+            *with_pdeathsig(args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=set_pdeathsig,
         )
         self._log_task = asyncio.create_task(self._pump_log(self.proc), name="gobgpd-log")
         deadline = time.monotonic() + 10.0

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durantic_agent.procutil import with_pdeathsig
 from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import b64_to_hex, hex_to_b64, public_key
@@ -32,9 +31,7 @@ __all__ = ["UserspaceBackend", "find_wireguard_go"]
 
 log = logging.getLogger("durantic.wireguard")
 
-_PR_SET_PDEATHSIG = 1
 _ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def find_wireguard_go(path: str | None) -> str:
@@ -42,16 +39,6 @@ def find_wireguard_go(path: str | None) -> str:
     if not found or not os.access(found, os.X_OK):
         raise WireGuardOpError(f"wireguard-go not found ({path or 'PATH'}); install Debian's wireguard-go")
     return found
-
-
-def _child_setup(parent_pid: int) -> Callable[[], None]:
-    def setup() -> None:
-        # runs in the child between fork and exec; the signal survives exec (wireguard-go is not setuid)
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return setup
 
 
 @dataclass
@@ -130,6 +117,7 @@ class UserspaceBackend:
         argv = [self.binary, "-f", st.ifname]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]  # ip execs in place: same PID, same signal
+        argv = with_pdeathsig(argv)
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -137,7 +125,6 @@ class UserspaceBackend:
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **_ENV},
             start_new_session=True,
-            preexec_fn=_child_setup(os.getpid()),
         )
         st.proc = proc
         log.info("%s: started wireguard-go pid %d", st.ifname, proc.pid)

@@ -1,0 +1,133 @@
+"""The machine page of a real agent in the lab, in a real Chromium.
+
+Topology (tests.lab.demo.build): agents a, b, c in a WireGuard mesh; a and b announce the VIP 10.50.0.10
+with exec checks; c prefers a's path by policy. c's web listener (127.0.0.1:9179 inside its namespace)
+is forwarded to the host. The Routing tab shows the VIP with its best path highlighted, expanding the row
+shows b's path and why it lost, the page follows a failover by itself, and the Peers tab lists a and b
+as established. Screenshots go to artifacts/screenshots/lab-*.png.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.demo import VIP_PREFIX, DemoLab, best_source, build
+from tests.lab.harness import Lab, wait_for
+
+pw: Any
+if os.environ.get("CI") == "true":
+    import playwright.async_api as pw  # under CI a missing playwright is a failure, not a skip
+else:
+    pw = pytest.importorskip("playwright.async_api")
+
+pytestmark = pytest.mark.lab
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo(request: pytest.FixtureRequest) -> Iterator[DemoLab]:
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (network namespaces)")
+    lab = Lab(prefix=f"dw{os.getpid() % 10000}")  # distinct from tests/lab's labs in the same run
+    d: DemoLab | None = None
+    failed_before = request.session.testsfailed
+    try:
+        d = build(lab)
+        d.forward("c")
+        yield d
+    finally:
+        if request.session.testsfailed > failed_before:
+            print(lab.dump_logs())
+        if d is not None:
+            d.close()
+        else:
+            lab.close()
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} missing (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} missing (apt-get install -y chromium)")
+    async with pw.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            pg = await browser.new_page(viewport={"width": 1500, "height": 700})
+            errors: list[str] = []
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            yield pg
+            assert errors == [], errors
+        finally:
+            await browser.close()
+
+
+async def test_routing_and_peers_of_a_lab_agent(demo: DemoLab, page: Any) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    expect = pw.expect
+    await page.goto(demo.forwards["c"].url + "ui/")
+
+    # Routing: the VIP's best path (a, LOCAL_PREF 200 from c's policy) is highlighted and installed.
+    vip = page.locator(f'tr.dest[data-prefix="{VIP_PREFIX}"]')
+    await expect(vip).to_have_class("dest best")
+    await expect(vip.locator(".star")).to_have_count(1)
+    await expect(vip.locator("td").nth(2)).to_have_text("a")
+    await expect(vip.locator("td").nth(3)).to_have_text("Direct")
+    await expect(vip).to_contain_text("installed")
+    await expect(vip.locator("td.reason")).to_have_text("LOCAL_PREF 200 > 100")
+    await expect(vip.locator("td").nth(12)).to_have_text("2")  # two paths
+
+    # Expanding shows the alternative (b) and why it lost.
+    await vip.click()
+    detail = page.locator(f'tr.detail[data-prefix="{VIP_PREFIX}"]')
+    await expect(detail.locator("tr.is-best td").nth(1)).to_contain_text("a")
+    alt = detail.locator("tr.alt")
+    await expect(alt).to_have_count(1)
+    await expect(alt.locator("td").nth(1)).to_contain_text("b 100.64.0.2")
+    await expect(alt.locator(".verdict")).to_contain_text("lost: LOCAL_PREF 200 > 100")
+    await page.screenshot(path=str(SHOTS / "lab-routing.png"))
+
+    # a's check fails: without a reload the page shows b's path as best, and the row stays open.
+    await page.evaluate("window.__same_document = true")
+    demo.flags["a"].unlink()
+    try:
+        await expect(vip.locator("td").nth(2)).to_have_text("b", timeout=15000)
+        await expect(vip.locator("td.reason")).to_have_text("AS path length 1 < 2")
+        await expect(alt.locator("td").nth(1)).to_contain_text("a 100.64.0.1")
+        await expect(alt.locator("td").nth(4)).to_have_text("4200000001 4200000002")  # a relays b's path
+        await page.screenshot(path=str(SHOTS / "lab-failover.png"))
+        assert await page.evaluate("window.__same_document") is True
+    finally:
+        demo.flags["a"].touch()
+    wait_for(lambda: best_source(demo.agents["c"]) == "a", 20, "c: VIP back via a")
+    await expect(vip.locator("td").nth(2)).to_have_text("a", timeout=6000)
+
+    # Peers: the members with their BGP state and path type.
+    await page.click('#tabs button[data-tab="peers"]')
+    rows = page.locator("#peers-table tbody tr")
+    await expect(rows).to_have_count(2)
+    for name, addr in (("a", "100.64.0.1"), ("b", "100.64.0.2")):
+        row = page.locator(f'#peers-table tr[data-peer="{name}"]')
+        await expect(row.locator("td").nth(1)).to_have_text(addr)
+        await expect(row.locator(".state")).to_have_text("Established")
+        await expect(row.locator(".path-type")).to_have_text("Direct")
+    await page.screenshot(path=str(SHOTS / "lab-peers.png"))
+
+    # The header names the machine (checked last so the checks above still report on their own).
+    await expect(page.locator("#machine")).to_contain_text("c · AS4200000003 · id 100.64.0.3")

@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark and print its figures. Needs root (lab namespaces).
 
 python -m bench              # all
-python -m bench failover     # one (restart, failover, policy)
+python -m bench failover     # one (restart, failover, policy, transit, mesh-scale, vips, apply_routes, fib, rib, web)
 """
 
 from __future__ import annotations
@@ -9,7 +9,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"restart": "bench.restart", "failover": "bench.failover", "policy": "bench.bench_policy"}
+BENCHES = {
+    "restart": "bench.restart",
+    "failover": "bench.failover",
+    "policy": "bench.bench_policy",
+    "transit": "bench.transit",
+    "mesh-scale": "bench.mesh_scale",
+    "vips": "bench.vips",
+    "apply_routes": "bench.apply_routes",
+    "fib": "bench.fib",
+    "rib": "bench.rib",
+    "web": "bench.web",
+}
 
 
 def main() -> None:

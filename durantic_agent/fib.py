@@ -10,6 +10,7 @@ prefix (the connected route covers it), and the configured deny list.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,26 +84,47 @@ def desired_fib(
         allowed[carrier.ifname].setdefault(carrier.public_key, set()).add(_host(addr))
     routes: dict[str, Route] = {}
     unreachable: set[str] = set()
+    # Classifying a prefix parses it (ipaddress is slow): memoised per prefix and context, so a pass over
+    # 50k-100k unchanged best paths costs dict lookups, not parsing (the controller recomputes on every wake).
+    ctx = (tuple(str(n) for n in deny), tuple(str(n) for n in mesh_nets), frozenset(own))
     for p in best:
         if p.local:
             continue
-        net = ipaddress.ip_network(p.prefix)
-        if any(net.version == o.version and net.subnet_of(o) for o in deny):  # type: ignore[arg-type]
+        skip, inside_mesh, host = _classify(p.prefix, ctx)
+        if skip:
             continue
-        if net.num_addresses == 1 and str(net.network_address) in own:
-            continue
-        inside_mesh = any(net.version == m.version and net.subnet_of(m) for m in mesh_nets)  # type: ignore[arg-type]
         nh_ref = members.get(p.next_hop)
         if nh_ref is not None:
-            if inside_mesh and net.num_addresses == 1 and str(net.network_address) in members:
+            if inside_mesh and host is not None and host in members:
                 continue  # a member's own mesh address: already placed above, with its carrier
             via = members.get(carriers.get(p.next_hop, p.next_hop)) or nh_ref
             allowed[via.ifname].setdefault(via.public_key, set()).add(p.prefix)
             if not inside_mesh:
-                routes[p.prefix] = Route(p.prefix, dev=nh_ref.ifname)
+                routes[p.prefix] = _route(p.prefix, nh_ref.ifname, None)
         elif not inside_mesh:
             if p.next_hop in ("", "0.0.0.0", "::"):
                 unreachable.add(p.prefix)
             else:
-                routes[p.prefix] = Route(p.prefix, gateway=p.next_hop)
+                routes[p.prefix] = _route(p.prefix, None, p.next_hop)
     return Fib(routes=routes, allowed=allowed, unreachable=unreachable)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _classify(
+    prefix: str, ctx: tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
+) -> tuple[bool, bool, str | None]:
+    """(never installed, inside a mesh prefix, the address if the prefix is a single host)."""
+    deny_s, mesh_s, own = ctx
+    net = ipaddress.ip_network(prefix)
+    host = str(net.network_address) if net.num_addresses == 1 else None
+    if any(net.version == o.version and net.subnet_of(o) for o in map(ipaddress.ip_network, deny_s)):  # type: ignore[arg-type]
+        return True, False, host
+    if host is not None and host in own:
+        return True, False, host
+    inside = any(net.version == m.version and net.subnet_of(m) for m in map(ipaddress.ip_network, mesh_s))  # type: ignore[arg-type]
+    return False, inside, host
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _route(prefix: str, dev: str | None, gateway: str | None) -> Route:
+    return Route(prefix, dev=dev, gateway=gateway)  # frozen: one shared instance per distinct route

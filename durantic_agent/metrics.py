@@ -20,6 +20,11 @@ class AgentMetrics:
         )
         self.gobgpd_restarts = Counter("durantic_gobgpd_restarts", "gobgpd restarts by the supervisor")
         self.reconcile_errors = Counter("durantic_reconcile_errors", "Failed reconcile passes", ["reconciler"])
+        self.transit_switches = Counter(
+            "durantic_transit_switches",
+            "A mesh member's traffic moved to a relay or to another relay (path=transit) or back (path=direct)",
+            ["member", "path"],
+        )
 
 
 AGENT_METRICS = AgentMetrics()

@@ -77,7 +77,7 @@ def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
             if _FIELD_FIRST.match(msg):
                 lines.append(msg if loc == "(top level)" else f"{loc}.{msg}")
             else:
-                lines.append(f"{loc}: {msg}")
+                lines.append(f"{loc}: {err.get('input')!r} {msg}")
         else:
             lines.append(f"{loc}: {err.get('input')!r} {_reason(dict(err))}")
     return lines

@@ -38,11 +38,13 @@ from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
 from ..policy.model import PolicyAssignment
 from ..policy.translate import DesiredPolicies, translate
+from ..transit import Liveness, LivenessParams, PeerSample, choose_carriers, initial_liveness, step_liveness
 from ..wg.keys import public_key
 from ..wg.port import PeerSpec as WgPeerSpec
 from ..wg.port import WireGuardBackend
 from ..wg.select import open_backend
 from .controller import Controller
+from .views import AgentViews
 
 __all__ = ["Agent"]
 
@@ -81,6 +83,8 @@ class Agent:
         self.members: dict[str, MemberRef] = {}
         self.best: dict[str, BestPath] = {}
         self.fib = Fib()
+        self.liveness: dict[str, Liveness] = {}  # member mesh address -> direct-path liveness
+        self.carriers: dict[str, str] = {}  # member mesh address -> relay (members not Direct only)
         self._wg_ready: set[str] = set()
         self._wg_applied: dict[str, dict[str, WgPeerSpec]] = {}
         self._routes_applied: dict[str, Route] | None = None
@@ -283,7 +287,7 @@ class Agent:
         self.controller.wake()
 
     def compute_fib(self) -> Fib:
-        self.fib = desired_fib(self.cfg, self.best.values(), self.members)
+        self.fib = desired_fib(self.cfg, self.best.values(), self.members, self.carriers)
         return self.fib
 
     async def _reconcile_wireguard(self) -> int:
@@ -355,10 +359,82 @@ class Agent:
                             self.best.pop(bp.prefix, None)
                         else:
                             self.best[bp.prefix] = bp
-                    self.controller.wake()
+                    self.controller.wake_batched()
             except SidecarError as e:
                 log.debug("best-path watch ended: %s", e)
             await asyncio.sleep(0.05)
+
+    # ----- transit ----------------------------------------------------------------------------------
+
+    def _transit_poll(self) -> float:
+        kas = [m.persistent_keepalive for m in self.cfg.meshes if m.persistent_keepalive > 0]
+        return min(0.5, max(0.1, min(kas) / 8)) if kas else 1.0
+
+    async def _watch_transit(self) -> None:
+        """Samples each member's direct WireGuard peer, and wakes the controller only when a member's
+        carrier (itself or a relay) changes."""
+        views = AgentViews(self)
+        while True:
+            await asyncio.sleep(self._transit_poll())
+            try:
+                await self._transit_tick(views)
+            except (AgentError, OSError) as e:
+                log.debug("transit: %s", e)
+
+    async def _transit_tick(self, views: AgentViews) -> None:
+        self.liveness = await self._sample_liveness()
+        direct = {a for a, lv in self.liveness.items() if lv.direct}
+        not_direct = [a for a, lv in self.liveness.items() if not lv.direct]
+        paths = {}
+        for addr in not_direct:  # usually none: ListPath only for members that need a relay
+            host = f"{addr}/128" if ":" in addr else f"{addr}/32"
+            paths[addr] = [p for dest in await views.destinations(host) for p in dest]
+        carriers = choose_carriers(not_direct, paths, direct, self.cfg.machine.asn)
+        if carriers != self.carriers:
+            self._count_switches(carriers)
+            self.carriers = carriers
+            self.controller.wake()
+
+    async def _sample_liveness(self) -> dict[str, Liveness]:
+        assert self.wg is not None
+        now, wall = time.monotonic(), time.time()
+        endpoints = {str(m.address): m.endpoint for mesh in self.cfg.meshes for m in mesh.members or []}
+        liveness: dict[str, Liveness] = {}
+        for mesh in self.cfg.meshes:
+            if mesh.persistent_keepalive == 0:
+                continue  # nothing probes an idle direct path: every member counts as Direct
+            # floor: while Direct, the member's BGP keepalives alone arrive this often
+            params = LivenessParams(
+                float(mesh.persistent_keepalive),
+                fall=mesh.silent_keepalives,
+                min_silence=float(self.cfg.bgp.keepalive),
+            )
+            dev = await self.wg.device(mesh.ifname)
+            for addr, ref in self.members.items():
+                if ref.ifname != mesh.ifname:
+                    continue
+                prev = self.liveness.get(addr) or initial_liveness(endpoints.get(addr) is not None, now)
+                ps = dev.peers.get(ref.public_key)
+                sample = None
+                if ps is not None:
+                    age = wall - ps.last_handshake if ps.last_handshake else None
+                    sample = PeerSample(ps.rx_bytes, age)
+                liveness[addr] = step_liveness(prev, sample, now, params)
+        return liveness
+
+    def _count_switches(self, carriers: dict[str, str]) -> None:
+        names = {a: r.name for a, r in self.members.items()}
+        for addr in set(carriers) | set(self.carriers):
+            old, new = self.carriers.get(addr), carriers.get(addr)
+            if old == new:
+                continue
+            name = names.get(addr, addr)
+            if new is None:
+                log.info("mesh member %s: direct again", name)
+                AGENT_METRICS.transit_switches.labels(name, "direct").inc()
+            else:
+                log.info("mesh member %s: transit via %s", name, names.get(new, new))
+                AGENT_METRICS.transit_switches.labels(name, "transit").inc()
 
     async def _reconcile_vips(self) -> int:
         """Every VIP of this machine is on `lo` (announced or not), so local services can bind it;
@@ -538,6 +614,8 @@ class Agent:
                     tg.create_task(self._reload_loop(), name="reload"),
                     tg.create_task(self._watch_rib(), name="rib-watch"),
                 ]
+                if self.wg is not None:
+                    tasks.append(tg.create_task(self._watch_transit(), name="transit"))
                 await self._stop.wait()
                 log.info("stopping: withdrawing announcements first")
                 await self._withdraw_all()

@@ -6,6 +6,7 @@ Reads gobgpd (ListPath, ListPeer) and WireGuard on demand; never mutates anythin
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentError
@@ -13,6 +14,7 @@ from ..gobgp import speaker
 from ..gobgp.decode import decode_destination
 from ..gobgp.pb import V4U, V6U, api
 from ..views.model import RibPath
+from ..views.prefix_index import PrefixIndex
 from ..views.rib import rib_rows, row_matches
 
 if TYPE_CHECKING:
@@ -24,13 +26,19 @@ __all__ = ["AgentViews"]
 class AgentViews:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        self._index = PrefixIndex()
 
     async def status(self) -> dict[str, Any]:
-        return self.agent.status()
+        """The page header's flat shape (the API's /v1/status nests `machine`)."""
+        st = self.agent.status()
+        m = st["machine"]
+        return {"machine": m["name"], "asn": m["asn"], "router_id": m["router_id"], "version": st["version"]}
 
     async def destinations(self, prefix: str | None = None) -> list[list[RibPath]]:
+        return [d async for d in self.iter_destinations(prefix)]
+
+    async def iter_destinations(self, prefix: str | None = None) -> AsyncIterator[list[RibPath]]:
         client = self.agent.client()
-        out: list[list[RibPath]] = []
         for fam in (V4U, V6U):
             if prefix and (":" in prefix) != (fam is V6U):
                 continue
@@ -40,8 +48,20 @@ class AgentViews:
             async for r in client.stream("ListPath", req):
                 paths = decode_destination(r.destination)
                 if paths:
-                    out.append(paths)
-        return out
+                    yield paths
+
+    async def iter_rib_rows(self, prefix: str | None = None, chunk: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
+        """`rib_rows` in chunks as gobgpd streams them: a 100k-route listing never sits in memory whole."""
+        names, installed, reach, health = self._maps()
+        asn = self.agent.cfg.machine.asn
+        batch: list[list[RibPath]] = []
+        async for d in self.iter_destinations(prefix):
+            batch.append(d)
+            if len(batch) >= chunk:
+                yield rib_rows(batch, names, installed, reach, health, asn)
+                batch = []
+        if batch:
+            yield rib_rows(batch, names, installed, reach, health, asn)
 
     def _maps(self) -> tuple[dict[str, str], set[str], dict[str, str], dict[str, str]]:
         a = self.agent
@@ -51,6 +71,8 @@ class AgentViews:
             for ips in per_peer.values():
                 installed.update(ips)
         reach = {addr: "direct" for addr in a.last_desired.peers}
+        for member, relay in a.carriers.items():
+            reach[member] = f"transit via {names.get(relay, relay)}"
         for p in a.fib.unreachable:
             reach.setdefault(p, "unreachable")
         health = {}
@@ -66,10 +88,35 @@ class AgentViews:
         return rib_rows(dests, names, installed, reach, health, self.agent.cfg.machine.asn)
 
     async def rib(self, prefix_filter: str | None, offset: int, limit: int) -> dict[str, Any]:
-        rows = await self.rib_rows()
         if prefix_filter:
-            rows = [r for r in rows if row_matches(r, prefix_filter)]
-        return {"total": len(rows), "routes": rows[offset : offset + limit]}
+            rows = [r for r in await self.rib_rows() if row_matches(r, prefix_filter)]
+            return {"total": len(rows), "routes": rows[offset : offset + limit]}
+        # Unfiltered page: the prefixes come from the best paths the agent tracks anyway (WatchEvent), and
+        # only the page's destinations are read from gobgpd, so a page of a 100k-route RIB costs
+        # milliseconds instead of a full listing.
+        order = self._index.order(self.agent.best.keys())
+        page = order[offset : offset + limit]
+        found = {d[0].prefix: d for d in await self.lookup(page) if d}
+        names, installed, reach, health = self._maps()
+        dests = [found[p] for p in page if p in found]
+        rows = rib_rows(dests, names, installed, reach, health, self.agent.cfg.machine.asn)
+        return {"total": len(order), "routes": rows}
+
+    async def lookup(self, prefixes: list[str]) -> list[list[RibPath]]:
+        """The destinations of exactly these prefixes (one ListPath per family)."""
+        client = self.agent.client()
+        out: list[list[RibPath]] = []
+        for fam, want in ((V4U, [p for p in prefixes if ":" not in p]), (V6U, [p for p in prefixes if ":" in p])):
+            if not want:
+                continue
+            req = api.ListPathRequest(
+                table_type=api.GLOBAL, family=fam, prefixes=[api.TableLookupPrefix(prefix=p) for p in want]
+            )
+            async for r in client.stream("ListPath", req):
+                paths = decode_destination(r.destination)
+                if paths:
+                    out.append(paths)
+        return out
 
     async def peers(self) -> list[dict[str, Any]]:
         a = self.agent
@@ -101,10 +148,20 @@ class AgentViews:
                     "last_handshake": w.last_handshake if w else None,
                     "rx_bytes": w.rx_bytes if w else None,
                     "tx_bytes": w.tx_bytes if w else None,
-                    "path_type": "Direct" if spec.kind == "member" else "-",
+                    "path_type": self._path_type(addr) if spec.kind == "member" else "-",
                 }
             )
         return out
+
+    def _path_type(self, member: str) -> str:
+        a = self.agent
+        relay = a.carriers.get(member)
+        if relay is not None:
+            ref = a.members.get(relay)
+            return f"Transit via {ref.name if ref else relay}"
+        lv = a.liveness.get(member)
+        # not Direct and no relay: traffic stays on the silent direct tunnel, which keeps probing
+        return "Direct" if lv is None or lv.direct else "Silent (no relay)"
 
     async def announcements(self) -> list[dict[str, Any]]:
         from ..api.server import announcement_rows

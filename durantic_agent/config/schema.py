@@ -122,7 +122,11 @@ class Mesh(_Model):
     private_key_file: Path
     members_file: Path | None = None
     members: list[MeshMember] | None = None
-    persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 5
+    # A member is Direct while its tunnel shows life; after this many silent keepalive intervals its
+    # traffic moves to a relay (transit). 2 s x 3 = 6 s stays under the default 9 s BGP hold time, so
+    # the session to the member survives the move.
+    persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 2
+    silent_keepalives: Annotated[int, Field(ge=2, le=100)] = 3
 
     @field_validator("interface")
     @classmethod

@@ -127,10 +127,12 @@ async def test_drift_free_grid_with_slow_probes() -> None:
     await eng.stop()
     assert len(calls) >= 13
     assert calls[0] - start < 0.1 + 0.03  # start-up jitter stays within the first interval
-    slots = [(t - calls[0]) / 0.1 for t in calls]
-    assert [round(s) for s in slots] == list(range(len(calls)))  # no slot skipped, none doubled
-    off_grid = max(abs(s - round(s)) * 0.1 for s in slots)
-    assert off_grid < 0.03, off_grid
+    # Probe k starts at its slot origin + k * interval or a little later, and lateness does not accumulate:
+    # a drifting schedule would fall a whole slot behind. The origin is estimated from the least-late
+    # probe. How late, is load: the benchmark reports drift, this test does not time it.
+    origin = min(t - k * 0.1 for k, t in enumerate(calls))
+    slots = [(t - origin) / 0.1 for t in calls]
+    assert [int(s + 1e-6) for s in slots] == list(range(len(calls))), slots  # no slot skipped, none doubled
     assert eng.names() == ["grid"]
 
 

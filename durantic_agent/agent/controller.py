@@ -48,10 +48,35 @@ class Controller:
         self._converged = asyncio.Condition()
         self._wake_gen = 0
         self._done_gen = 0
+        self._running = False
+        self._last_end = 0.0
+        self._last_dur = 0.0
+        self._batch_timer: asyncio.TimerHandle | None = None
+        self._batch_after_pass = False
 
     def wake(self) -> None:
         self._wake_gen += 1
         self._event.set()
+
+    def wake_batched(self) -> None:
+        """Wake for changes that come in bursts (best paths from gobgpd). An idle controller starts at once;
+        otherwise the next pass waits a gap as long as the last pass (at most 1 s). A pass costs O(table)
+        and the event stream only advances while the loop is free, so waking per event would take a burst
+        of 50k routes a handful per pass."""
+        if self._batch_timer is not None or self._batch_after_pass:
+            return
+        if self._running:
+            self._batch_after_pass = True
+            return
+        gap = self._last_end + self._last_dur - time.monotonic()
+        if gap <= 0:
+            self.wake()
+        else:
+            self._batch_timer = asyncio.get_running_loop().call_later(gap, self._fire_batched)
+
+    def _fire_batched(self) -> None:
+        self._batch_timer = None
+        self.wake()
 
     async def wait_converged(self, timeout: float = 10.0) -> bool:
         """Wait until a pass that started after this call has finished without errors."""
@@ -89,7 +114,17 @@ class Controller:
                 await asyncio.wait_for(self._event.wait(), self.resync_interval)
             self._event.clear()
             gen = self._wake_gen
-            ok = await self.run_once()
+            t0 = time.monotonic()
+            self._running = True
+            try:
+                ok = await self.run_once()
+            finally:
+                self._running = False
+            self._last_end = time.monotonic()
+            self._last_dur = min(self._last_end - t0, 1.0)
+            if self._batch_after_pass:
+                self._batch_after_pass = False
+                self._batch_timer = asyncio.get_running_loop().call_later(self._last_dur, self._fire_batched)
             async with self._converged:
                 self._done_gen = gen
                 self._converged.notify_all()

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -166,7 +166,7 @@ def build_api_app(agent: Agent) -> web.Application:
         return _json({"drain": agent.drain.value})
 
     @routes.get("/v1/rib")
-    async def rib(request: web.Request) -> web.Response:
+    async def rib(request: web.Request) -> web.StreamResponse:
         from ..agent.views import AgentViews
 
         prefix = request.query.get("prefix") or None
@@ -177,7 +177,7 @@ def build_api_app(agent: Agent) -> web.Application:
                 prefix = str(ipaddress.ip_network(prefix, strict=False))
             except ValueError:
                 raise ValidationFailed(f"prefix: {prefix!r} is not an address or prefix") from None
-        return _json(await AgentViews(agent).rib_rows(prefix))
+        return await stream_json_list(request, AgentViews(agent).iter_rib_rows(prefix))
 
     @routes.get("/v1/policies")
     async def policies(request: web.Request) -> web.Response:
@@ -234,6 +234,26 @@ def build_api_app(agent: Agent) -> web.Application:
     app = web.Application(middlewares=[_errors])
     app.add_routes(routes)
     return app
+
+
+async def stream_json_list(request: web.Request, chunks: AsyncIterator[list[Any]]) -> web.StreamResponse:
+    """A JSON list written chunk by chunk (same bytes as `_json` of the whole list), so a 100k-route RIB
+    is never held in memory whole. The first chunk is read before the status is sent, so an unreachable
+    gobgpd is still a 503."""
+    first = await anext(chunks, None)
+    resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+    await resp.prepare(request)
+    await resp.write(b"[")
+    sep = b""
+    chunk = first
+    while chunk is not None:
+        if chunk:
+            await resp.write(sep + json.dumps(chunk, default=str)[1:-1].encode())
+            sep = b", "
+        chunk = await anext(chunks, None)
+    await resp.write(b"]")
+    await resp.write_eof()
+    return resp
 
 
 def announcement_rows(agent: Agent) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -44,6 +44,24 @@ class ApiClient:
             msg = data.get("error") if isinstance(data, dict) else str(data)
             raise ApiError(r.status_code, str(msg))
         return data
+
+    def copy_to(self, path: str, out: BinaryIO, params: dict[str, str] | None = None) -> None:
+        """GET `path` and copy the body to `out` as it arrives: a 100k-route listing is neither parsed
+        nor held in memory."""
+        try:
+            with self._client.stream("GET", path, params=params) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    try:
+                        data = r.json()
+                    except ValueError:
+                        data = {"error": r.text.strip()}
+                    msg = data.get("error") if isinstance(data, dict) else str(data)
+                    raise ApiError(r.status_code, str(msg))
+                for chunk in r.iter_bytes():
+                    out.write(chunk)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError) as e:
+            raise AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {e}") from None
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params)

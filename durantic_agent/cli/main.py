@@ -195,10 +195,13 @@ def rib(ctx: click.Context, prefix: str | None, show_all: bool, explain: bool, a
     """The RIB: per destination its paths, best first, and why the best won."""
     from ..views.render import render_rib
 
-    rows = _call(_api(ctx).get, "/v1/rib", {"prefix": prefix} if prefix else None)
+    params = {"prefix": prefix} if prefix else None
     if as_json:
-        _print_json(rows)
+        # passed through as the agent writes it: re-parsing and re-indenting 100k routes took seconds
+        _call(_api(ctx).copy_to, "/v1/rib", sys.stdout.buffer, params)
+        sys.stdout.buffer.write(b"\n")
         return
+    rows = _call(_api(ctx).get, "/v1/rib", params)
     click.echo(render_rib(rows, explain=explain or show_all), nl=False)
 
 
@@ -211,7 +214,8 @@ def _load_file(file: str) -> Any:
     except OSError as e:
         _die(f"{file}: {e.strerror}", EXIT_BAD_INPUT)
     try:
-        return yaml.safe_load(text)
+        # libyaml when present: 10k objects load in ~0.2 s instead of ~1 s (same safe subset)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -84,4 +84,9 @@ class Announcement(BaseModel):
 
     @property
     def prefix(self) -> str:
-        return str(self.network)
+        # Hot: desired() and validation read it for every announcement on every pass (10k routes), and
+        # both fields are already normal form (the route validator returns str(network)).
+        if self.vip is not None:
+            return f"{self.vip}/{self.vip.max_prefixlen}"
+        assert self.route is not None
+        return self.route

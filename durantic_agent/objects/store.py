@@ -59,7 +59,8 @@ class ObjectStore:
         validate_state(new, self._peer_names() if self._peer_names else None)
         if new == self.state:
             return False
-        atomic_write(self.path, json.dumps(new.model_dump(mode="json"), indent=1).encode())
+        # compact: json's C encoder (indent= falls back to the pure-Python one, 10x slower at 10k objects)
+        atomic_write(self.path, json.dumps(new.model_dump(mode="json"), separators=(",", ":")).encode())
         self.state = new
         self.generation += 1
         return True

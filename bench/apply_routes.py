@@ -1,0 +1,142 @@
+"""`durantic apply -f` of 10,000 route announcements vs raw batched AddPathStream, in the same run.
+
+Agent A peers with a plain gobgpd X; a plain gobgpd Y peers with a plain gobgpd Z (apart, so neither
+side's routes reach the other's RIB). Raw: 10k paths (built before the clock) sent to Y with
+AddPathStream, 1000 per message; timed until the RPC returns (= all in Y's RIB) and until Z has them.
+Agent: `durantic apply -f routes.yaml` (10k `route:` announcements) from the CLI's start until A's gobgpd
+has all 10k, and until X has them. Then the same file again: must be a no-op within 1 s. For the
+breakdown, the same objects are also POSTed as JSON straight to /v1/apply (no CLI, no YAML).
+Between runs both sides withdraw everything (apply --prune of an empty file, DeletePath on Y).
+Goal: agent rate >= 60% of the raw rate (into gobgpd); re-apply <= 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+
+import yaml
+
+from bench.rib import build_paths, count_now, gobgpd_sock, inject, load, prefixes
+from durantic_agent.gobgp.client import GobgpClient
+from durantic_agent.gobgp.pb import V4U, api
+from tests.lab.harness import DURANTIC, GOBGP, Lab, run, wait_for
+
+N = 10_000
+
+
+async def _delete_all(sock: str) -> None:
+    c = GobgpClient(sock)
+    try:
+        await c.call("DeletePath", api.DeletePathRequest(table_type=api.GLOBAL, family=V4U), timeout=60)
+    finally:
+        await c.close()
+
+
+def _poll_until(pred: object, timeout: float = 120) -> float:
+    t = time.monotonic()
+    wait_for(pred, timeout, "routes", interval=0.01)  # type: ignore[arg-type]
+    return time.monotonic() - t
+
+
+def main(n: int = N, runs: int = 2) -> None:
+    lab = Lab()
+    try:
+        a, x, y, z = lab.ns("a"), lab.ns("x"), lab.ns("y"), lab.ns("z")
+        lab.link(a, "10.99.0.1/24", x, "10.99.0.3/24")
+        lab.link(y, "10.99.1.2/24", z, "10.99.1.3/24")
+        _, xsock = lab.start_gobgpd("gobgpd-x", x)
+        _, ysock = lab.start_gobgpd("gobgpd-y", y)
+        _, zsock = lab.start_gobgpd("gobgpd-z", z)
+        tx, ty, tz = f"unix://{xsock}", f"unix://{ysock}", f"unix://{zsock}"
+        run([GOBGP, "--target", tx, "global", "as", "65000", "router-id", "10.99.0.3", "listen-port", "179"])
+        run([GOBGP, "--target", ty, "global", "as", "65002", "router-id", "10.99.1.2", "listen-port", "179"])
+        run([GOBGP, "--target", tz, "global", "as", "65003", "router-id", "10.99.1.3", "listen-port", "179"])
+        run([GOBGP, "--target", tx, "neighbor", "add", "10.99.0.1", "as", "4200000001"])
+        run([GOBGP, "--target", tz, "neighbor", "add", "10.99.1.2", "as", "65002"])
+        run([GOBGP, "--target", ty, "neighbor", "add", "10.99.1.3", "as", "65003"])
+        cfg = lab.agent_config(
+            "a", 4200000001, "10.99.0.1", neighbors=[{"name": "x", "address": "10.99.0.3", "asn": 65000}]
+        )
+        h = lab.start_agent("a", a, cfg)
+        asock = gobgpd_sock(h)
+        wait_for(lambda: h.established("x"), 40, "session a-x")
+
+        def y_up() -> bool:
+            out = run([GOBGP, "--target", tz, "neighbor", "10.99.1.2", "-j"]).stdout
+            return '"session_state":6' in out.replace(" ", "") or "ESTABLISHED" in out.upper()
+
+        wait_for(y_up, 40, "session y-z")
+        f = lab.base / "routes.yaml"
+        doc = {"announcements": [{"name": f"r{i:05d}", "route": p} for i, p in enumerate(prefixes(n))]}
+        f.write_text(yaml.safe_dump(doc, sort_keys=False))
+        empty = lab.base / "empty.yaml"
+        empty.write_text("announcements: []\n")
+        raw_paths = build_paths(prefixes(n, base=30 << 24), None)
+        env = dict(os.environ, DURANTIC_SOCKET=str(h.socket))
+        cli = ["ip", "netns", "exec", a, DURANTIC]
+        worst = 0.0
+        worst_again = 0.0
+        for i in range(runs):
+            ld = load()
+            # raw
+            t0 = time.monotonic()
+            rpc = asyncio.run(inject(ysock, raw_paths))
+            _poll_until(lambda: count_now(zsock) >= n)
+            raw_x = time.monotonic() - t0
+            # agent
+            base_x = count_now(xsock)
+            t0 = time.monotonic()
+            p = subprocess.Popen([*cli, "apply", "-f", str(f)], env=env, stdout=subprocess.PIPE, text=True)
+            _poll_until(lambda: count_now(asock) >= n)
+            ag = time.monotonic() - t0
+            out, _ = p.communicate(timeout=60)
+            cli_done = time.monotonic() - t0
+            _poll_until(lambda b=base_x: count_now(xsock) >= b + n)  # type: ignore[misc]
+            ag_x = time.monotonic() - t0
+            assert out.strip() == "applied", out
+            # again
+            t0 = time.monotonic()
+            res = subprocess.run([*cli, "apply", "-f", str(f)], env=env, capture_output=True, text=True, check=True)
+            again = time.monotonic() - t0
+            assert res.stdout.strip() == "unchanged", res.stdout
+            # breakdown: the agent alone (JSON straight to the API)
+            subprocess.run([*cli, "apply", "--prune", "-f", str(empty)], env=env, check=True, capture_output=True)
+            wait_for(lambda: count_now(asock) == 0, 120, "agent table empty", interval=0.05)
+            with h.client(timeout=120) as c:
+                t0 = time.monotonic()
+                c.post("/v1/apply", json=doc).raise_for_status()
+                api_ret = time.monotonic() - t0
+                _poll_until(lambda: count_now(asock) >= n)
+                api_t = time.monotonic() - t0
+            pct = (n / ag) / (n / rpc) * 100
+            worst = min(worst, pct) if i else pct
+            worst_again = max(worst_again, again)
+            print(
+                f"run {i + 1}: raw AddPathStream {n} -> gobgpd {rpc:.2f} s ({n / rpc:.0f}/s), on Z {raw_x:.2f} s | "
+                f"durantic apply -f -> agent's gobgpd {ag:.2f} s ({n / ag:.0f}/s = {pct:.0f}% of raw), CLI returned "
+                f"{cli_done:.2f} s, on X {ag_x:.2f} s | apply again: {again:.2f} s, 'unchanged' | JSON POST to the "
+                f"API (no CLI/YAML): returned {api_ret:.2f} s, all in gobgpd {api_t:.2f} s ({ld})"
+            )
+            # reset both sides for the next run
+            subprocess.run([*cli, "apply", "--prune", "-f", str(empty)], env=env, check=True, capture_output=True)
+            asyncio.run(_delete_all(str(ysock)))
+            wait_for(
+                lambda: count_now(asock) == 0 and count_now(xsock) == 0 and count_now(zsock) == 0,
+                120,
+                "tables empty",
+                interval=0.1,
+            )
+        print(
+            f"apply {n} routes: worst {worst:.0f}% of raw AddPathStream rate (goal >= 60%) "
+            f"{'OK' if worst >= 60 else 'MISSED'}; re-apply worst {worst_again:.2f} s (goal <= 1 s) "
+            f"{'OK' if worst_again <= 1 else 'MISSED'}"
+        )
+    finally:
+        lab.close()
+
+
+if __name__ == "__main__":
+    main()

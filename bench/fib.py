@@ -1,0 +1,250 @@
+"""Mesh FIB: 50,000 learned routes into the kernel + WireGuard AllowedIPs, and 1,000 best-path changes/s.
+
+Three agents A, B, C form a mesh (wireguard-go). B is measured.
+
+install: B's agent is paused (SIGSTOP) while 50k /24s are injected into A's gobgpd (AddPathStream, next
+hop self) and reach B's gobgpd; then it is resumed and timed until B's kernel holds all 50k (proto of the
+agent) and wireguard-go's AllowedIPs of A's peer hold all 50k. So the figure is the agent's own work for
+50k learned routes, compared with `ip -batch` of the same 50k `route replace` in a scratch namespace in
+the same run. Goal: <= 3x ip -batch. Also shown: withdrawing the 50k (end to end, from A's DeletePath).
+
+flips: with the 50k still installed, A and C both announce the same 1,000 /24s; C's path is one AS longer
+than A's good path, A alternates between good and two ASes longer, 100 prefixes every 100 ms, so B's best
+path (and the AllowedIPs owner) changes 1,000 times per second for 10 s. Every 250 ms B's AllowedIPs are
+read and compared with what A currently announces: the lag of the oldest mismatch must stay bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import signal
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from typing import Any
+
+from bench.rib import build_paths, count_now, gobgpd_sock, inject, load, prefixes
+from durantic_agent.gobgp.client import GobgpClient
+from durantic_agent.gobgp.pb import api
+from tests.lab.harness import AgentHandle, Lab, run, wait_for
+from tests.lab.mesh import Machine, start_mesh
+
+N = 50_000
+FLIPS = 1000
+PROTO = 186  # the agent's default route protocol
+
+
+def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
+    ifname = h.config["meshes"][0]["interface"]
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(f"/var/run/wireguard/{ifname}.sock")
+        s.sendall(b"get=1\n\n")
+        chunks = []
+        while True:
+            c = s.recv(1 << 20)
+            if not c:
+                break
+            chunks.append(c)
+            if c.endswith(b"\n\n") or b"".join(chunks[-2:]).endswith(b"\n\n"):
+                break
+    out: dict[str, set[str]] = {}
+    cur: set[str] | None = None
+    for line in b"".join(chunks).decode().splitlines():
+        k, _, v = line.partition("=")
+        if k == "public_key":
+            cur = out.setdefault(base64.b64encode(bytes.fromhex(v)).decode(), set())
+        elif k == "allowed_ip" and cur is not None:
+            cur.add(v)
+    return out
+
+
+def kernel_count(ns: str) -> int:
+    out = subprocess.run(
+        ["ip", "-n", ns, "-4", "route", "show", "proto", str(PROTO)], capture_output=True, text=True, check=True
+    ).stdout
+    return out.count("\n")
+
+
+def ip_batch(lab: Lab, pfx: list[str]) -> tuple[float, float]:
+    ns = lab.ns("ib")
+    f = lab.base / "routes.batch"
+    f.write_text("".join(f"route replace {p} dev lo proto {PROTO}\n" for p in pfx))
+    g = lab.base / "routes.del"
+    g.write_text("".join(f"route del {p} dev lo proto {PROTO}\n" for p in pfx))
+    t0 = time.monotonic()
+    run(["ip", "-n", ns, "-batch", str(f)])
+    t1 = time.monotonic()
+    assert kernel_count(ns) == len(pfx)
+    t2 = time.monotonic()
+    run(["ip", "-n", ns, "-batch", str(g)])
+    return t1 - t0, time.monotonic() - t2
+
+
+def _withdraw_paths(pfx: list[str]) -> list[Any]:
+    return build_paths(pfx, None, withdraw=True)
+
+
+def install(lab: Lab, ms: dict[str, Machine], agents: dict[str, AgentHandle], runs: int) -> None:
+    a, b = agents["a"], agents["b"]
+    pfx = prefixes(N)
+    add = build_paths(pfx, None)
+    wd = _withdraw_paths(pfx)
+    apub = ms["a"].pubkey
+    base_b = count_now(gobgpd_sock(b))
+    for i in range(runs):
+        ld = load()
+        batch, batch_del = ip_batch(lab, pfx)
+        bpid = int(b.api("GET", "/v1/status")["pid"])
+        import os
+
+        os.kill(bpid, signal.SIGSTOP)
+        try:
+            asyncio.run(inject(gobgpd_sock(a), add))
+            wait_for(lambda: count_now(gobgpd_sock(b)) >= base_b + N, 120, "50k in B's RIB", interval=0.1)
+        finally:
+            os.kill(bpid, signal.SIGCONT)
+        t0 = time.monotonic()
+        t_k = t_w = None
+        while t_k is None or t_w is None:
+            now = time.monotonic()
+            if now - t0 > 120:
+                raise TimeoutError(f"kernel {kernel_count(b.ns)}, wg {len(wg_allowed(b).get(apub, ()))}")
+            if t_k is None and kernel_count(b.ns) >= N:
+                t_k = time.monotonic() - t0
+            if t_w is None and len(wg_allowed(b).get(apub, ())) >= N + 1:  # + A's mesh address
+                t_w = time.monotonic() - t0
+            time.sleep(0.01)
+        total = max(t_k, t_w)
+        # withdraw, end to end
+        t1 = time.monotonic()
+        asyncio.run(inject(gobgpd_sock(a), wd))
+        wait_for(lambda: kernel_count(b.ns) == 0 and len(wg_allowed(b).get(apub, ())) == 1, 120, "withdrawn", 0.01)
+        t_del = time.monotonic() - t1
+        print(
+            f"install run {i + 1}: ip -batch {N} routes {batch:.2f} s (del {batch_del:.2f} s) | agent B after resume: "
+            f"kernel all {N} at {t_k:.2f} s, AllowedIPs all {N} at {t_w:.2f} s -> {total:.2f} s = "
+            f"{total / batch:.1f}x ip -batch (goal <= 3x) {'OK' if total <= 3 * batch else 'MISSED'} | "
+            f"withdraw of {N} on A -> gone from B's kernel + AllowedIPs {t_del:.2f} s ({ld})"
+        )
+    # leave the 50k installed for the flip test
+    asyncio.run(inject(gobgpd_sock(a), add))
+    wait_for(lambda: kernel_count(b.ns) >= N, 120, "50k back", 0.1)
+
+
+async def _flipper(
+    sock: str, good: list[Any], bad: list[Any], state: list[bool], changed: list[float], secs: float
+) -> int:
+    client = GobgpClient(sock)
+    per_tick = FLIPS // 10
+    sent = 0
+    try:
+        t0 = time.monotonic()
+        k = 0
+        while time.monotonic() - t0 < secs:
+            due = t0 + k * 0.1
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            lo = (k * per_tick) % FLIPS
+            batch = []
+            for j in range(lo, lo + per_tick):
+                state[j] = not state[j]
+                batch.append(good[j] if state[j] else bad[j])
+            now = time.monotonic()
+            await client.stub.AddPathStream(iter([api.AddPathStreamRequest(table_type=api.GLOBAL, paths=batch)]))
+            for j in range(lo, lo + per_tick):
+                changed[j] = now
+            sent += per_tick
+            k += 1
+    finally:
+        await client.close()
+    return sent
+
+
+def flips(ms: dict[str, Machine], agents: dict[str, AgentHandle], secs: float = 10.0) -> None:
+    a, b, c = agents["a"], agents["b"], agents["c"]
+    fp = prefixes(FLIPS, base=40 << 24)
+    good = build_paths(fp, None)
+    bad = build_paths(fp, None, as_path=[ms["a"].asn, ms["a"].asn])
+    asyncio.run(inject(gobgpd_sock(c), build_paths(fp, None, as_path=[ms["c"].asn])))
+    asyncio.run(inject(gobgpd_sock(a), good))
+    apub, cpub = ms["a"].pubkey, ms["c"].pubkey
+    fs = set(fp)
+    wait_for(lambda: fs <= wg_allowed(b).get(apub, set()), 60, "flip set on A's peer", 0.1)
+    state = [True] * FLIPS  # True = A's good path is announced -> B's best is via A
+    changed = [time.monotonic()] * FLIPS
+    samples: list[tuple[float, int, float]] = []  # (t, mismatches, oldest mismatch age)
+    stop = threading.Event()
+
+    def sampler() -> None:
+        while not stop.is_set():
+            snap_state, snap_changed = list(state), list(changed)
+            wg = wg_allowed(b)
+            now = time.monotonic()
+            on_a, on_c = wg.get(apub, set()), wg.get(cpub, set())
+            bad_ages = [
+                now - snap_changed[j]
+                for j, p in enumerate(fp)
+                if (p not in on_a if snap_state[j] else p not in on_c) and snap_state[j] == state[j]
+            ]
+            samples.append((now, len(bad_ages), max(bad_ages, default=0.0)))
+            time.sleep(0.25)
+
+    th = threading.Thread(target=sampler, daemon=True)
+    bpid = int(b.api("GET", "/v1/status")["pid"])
+    from bench.rib import cpu_seconds
+
+    cpu0, ld = cpu_seconds(bpid), load()
+    t0 = time.monotonic()
+    changed[:] = [t0] * FLIPS
+    th.start()
+    sent = asyncio.run(_flipper(str(gobgpd_sock(a)), good, bad, state, changed, secs))
+    t_end = time.monotonic()
+
+    def settled() -> bool:
+        wg = wg_allowed(b)
+        on_a, on_c = wg.get(apub, set()), wg.get(cpub, set())
+        return all((p in on_a) if state[j] else (p in on_c) for j, p in enumerate(fp))
+
+    wait_for(settled, 60, "settled", 0.01)
+    settle = time.monotonic() - t_end
+    stop.set()
+    th.join()
+    cpu = (cpu_seconds(bpid) - cpu0) / (time.monotonic() - t0) * 100
+    during = [s for s in samples if s[0] <= t_end]
+    first = [s[2] for s in during if s[0] - t0 < secs / 3]
+    last = [s[2] for s in during if s[0] - t0 >= 2 * secs / 3]
+    print(
+        f"flips: {sent} best-path changes in {t_end - t0:.1f} s ({sent / (t_end - t0):.0f}/s) on B with {N} routes "
+        f"installed | oldest unapplied change, first third: median {statistics.median(first) * 1000:.0f} ms, max "
+        f"{max(first) * 1000:.0f} ms; last third: median {statistics.median(last) * 1000:.0f} ms, max "
+        f"{max(last) * 1000:.0f} ms | pending changes per sample max {max(s[1] for s in during)} | all applied "
+        f"{settle * 1000:.0f} ms after the last flip | agent B CPU {cpu:.0f}% ({ld})"
+    )
+    ok = max(last) <= max(2 * max(first), 1.0) and settle < 2.0
+    print(f"flips: backlog {'bounded OK' if ok else 'GROWING: MISSED'}")
+    _ = a, c
+
+
+def main(runs: int = 2) -> None:
+    lab = Lab()
+    try:
+        ms = {
+            n: Machine(n, lab.ns(n), f"10.94.0.{i + 1}", f"100.64.0.{i + 1}", 4200000001 + i)
+            for i, n in enumerate("abc")
+        }
+        lab.segment("u", {m.ns: f"{m.underlay}/24" for m in ms.values()})
+        agents = start_mesh(lab, list(ms.values()))
+        for n, h in agents.items():
+            others = [o for o in "abc" if o != n]
+            wait_for(lambda h=h, o=others: h.established(*o), 60, f"{n}: mesh sessions")  # type: ignore[misc]
+        install(lab, ms, agents, runs)
+        for _ in range(runs):
+            flips(ms, agents)
+    finally:
+        lab.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""N-member meshes on one machine (N up to 30 on 2 cores): real agents, gobgpd and wireguard-go.
+
+Members are named n01..nNN so that `dur-<lab prefix><name>m` stays within the 15-character interface
+limit; all share one underlay segment. Agents are started with at most `parallel` of them still booting
+at once: 30 Python processes importing at the same moment on 2 cores would starve each other (and their
+gobgpd) for tens of seconds, while a small window keeps both cores busy without queueing. Keys are made
+in-process (no 30 `durantic mesh keygen` subprocesses).
+
+Also here: a plain-gobgpd full mesh of the same shape (the "raw" baseline for the benchmark), configured
+from a TOML file with the same timers and the same one-relay-hop export statement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from durantic_agent.wg.keys import generate_private_key, hex_to_b64, public_key
+
+from .harness import GOBGP, GOBGPD, AgentHandle, Lab, Proc, run, wait_for
+from .mesh import Machine, mesh_config, write_members
+
+MESH = "m"
+ASN_BASE = 4200000000
+
+
+def member_name(i: int) -> str:
+    return f"n{i:02d}"
+
+
+def underlay_addr(i: int) -> str:
+    return f"10.98.0.{i}"
+
+
+def mesh_addr(i: int) -> str:
+    return f"100.64.0.{i}"
+
+
+def machines(lab: Lab, n: int) -> list[Machine]:
+    """n machines on one underlay segment."""
+    if n > 99:
+        raise ValueError("member names are n01..n99")
+    ms = [
+        Machine(member_name(i), lab.ns(member_name(i)), underlay_addr(i), mesh_addr(i), ASN_BASE + i)
+        for i in range(1, n + 1)
+    ]
+    lab.segment("u", {m.ns: f"{m.underlay}/24" for m in ms})
+    return ms
+
+
+def keygen(lab: Lab, m: Machine) -> None:
+    key = lab.base / m.name / "wg.key"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    priv = generate_private_key()
+    key.write_text(priv + "\n")
+    os.chmod(key, 0o600)
+    m.keyfile, m.pubkey = str(key), public_key(priv)
+
+
+def gobgpd_socket(h: AgentHandle) -> Path:
+    return Path(h.config["runtime_dir"]) / "gobgpd" / "gobgpd.sock"
+
+
+@dataclass
+class ScaleMesh:
+    lab: Lab
+    machines: list[Machine]
+    agents: dict[str, AgentHandle] = field(default_factory=dict)
+    started_last: float = 0.0  # time.monotonic() when the last agent process was launched
+
+    def agent(self, i: int) -> AgentHandle:
+        return self.agents[member_name(i)]
+
+    def mesh_addrs(self) -> list[str]:
+        return [m.mesh_addr for m in self.machines]
+
+
+def member_config(
+    lab: Lab, m: Machine, members_file: str, bgp: dict[str, Any] | None = None, wg_keepalive: int | None = None
+) -> dict[str, Any]:
+    mesh = mesh_config(lab, m, MESH, 24, members_file)
+    if wg_keepalive is not None:  # the lab's 1 s makes idle figures pessimistic; the product default is 5
+        mesh["persistent_keepalive"] = wg_keepalive
+    cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh])
+    cfg["wireguard"] = {"backend": "userspace"}
+    cfg["bgp"].update(bgp or {})
+    return cfg
+
+
+def start_scale_mesh(
+    lab: Lab,
+    n: int,
+    parallel: int = 4,
+    boot_timeout: float = 60.0,
+    bgp: dict[str, Any] | None = None,
+    on_up: Callable[[AgentHandle], None] | None = None,
+    wg_keepalive: int | None = None,
+) -> ScaleMesh:
+    """Start n members (`bgp`: overrides of the agents' bgp section; `on_up` is called once per agent as
+    soon as it answers; `wg_keepalive`: WireGuard persistent keepalive, default the lab's 1 s); returns
+    once every agent answers (sessions may still be coming up)."""
+    ms = machines(lab, n)
+    for m in ms:
+        keygen(lab, m)
+    mf = write_members(lab, MESH, ms)
+    sm = ScaleMesh(lab, ms)
+    booting: list[AgentHandle] = []
+
+    def reap() -> None:
+        nonlocal booting
+        up = [h for h in booting if _answers(lab, h)]
+        booting = [h for h in booting if h not in up]
+        for h in up:
+            if on_up is not None:
+                on_up(h)
+
+    for m in ms:
+        while len(booting) >= parallel:
+            reap()
+            if len(booting) >= parallel:
+                time.sleep(0.05)
+        h = lab.start_agent(m.name, m.ns, member_config(lab, m, mf, bgp, wg_keepalive), wait=False)
+        sm.agents[m.name] = h
+        booting.append(h)
+    sm.started_last = time.monotonic()
+    deadline = time.monotonic() + boot_timeout
+    while booting:
+        reap()
+        if booting and time.monotonic() > deadline:
+            lab.wait_agent(booting[0], timeout=0)  # raises, naming the agent
+        time.sleep(0.05)
+    return sm
+
+
+def _answers(lab: Lab, h: AgentHandle) -> bool:
+    if not h.proc.alive():
+        lab.wait_agent(h, timeout=0)  # raises with the agent's log
+    try:
+        return bool(h.api("GET", "/v1/status")["gobgpd"]["ready"])
+    except Exception:  # not listening yet
+        return False
+
+
+def rib(sock: Path) -> dict[str, list[dict[str, Any]]]:
+    """prefix -> paths, from the gobgp CLI against one member's gobgpd (IPv4 unicast)."""
+    out = run([GOBGP, "--target", f"unix://{sock}", "global", "rib", "-a", "ipv4", "-j"]).stdout
+    return dict(json.loads(out) or {}) if out.strip() else {}
+
+
+def as_path(p: dict[str, Any]) -> list[int]:
+    for a in p.get("attrs", []):
+        if a.get("type") == 2:  # AS_PATH
+            return [n for seg in a.get("as_paths", []) for n in seg.get("asns", [])]
+    return []
+
+
+def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
+    """public key (base64) -> AllowedIPs, read from wireguard-go over its UAPI socket."""
+    ifname = h.config["meshes"][0]["interface"]
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(f"/var/run/wireguard/{ifname}.sock")
+        s.sendall(b"get=1\n\n")
+        data = b""
+        while not data.endswith(b"\n\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    out: dict[str, set[str]] = {}
+    cur = None
+    for line in data.decode().splitlines():
+        k, _, v = line.partition("=")
+        if k == "public_key":
+            cur = hex_to_b64(v)
+            out[cur] = set()
+        elif k == "allowed_ip" and cur:
+            out[cur].add(v)
+    return out
+
+
+def kernel_has(lab: Lab, ns: str, prefix: str) -> bool:
+    return bool(run(["ip", "-n", ns, "route", "show", prefix]).stdout.strip())
+
+
+def wait_everywhere(sm: ScaleMesh, prefixes: set[str], timeout: float, present: bool = True) -> float:
+    """Wait until every member's RIB holds (or no longer holds) every one of `prefixes`; returns seconds."""
+    t0 = time.monotonic()
+    pending = {m.name for m in sm.machines}
+
+    def done() -> bool:
+        for name in sorted(pending):
+            have = set(rib(gobgpd_socket(sm.agents[name])))
+            if (prefixes <= have) if present else not (prefixes & have):
+                pending.discard(name)
+        return not pending
+
+    verb = "in" if present else "gone from"
+    wait_for(done, timeout, f"{sorted(prefixes)} {verb} every RIB (pending: {pending})", interval=0.2)
+    return time.monotonic() - t0
+
+
+# ----- the raw baseline: plain gobgpd, same timers, same one-relay-hop export statement ---------------
+
+RAW_PORT = 1179
+
+
+def raw_config(i: int, n: int) -> str:
+    lines = [
+        "[global.config]",
+        f"  as = {ASN_BASE + i}",
+        f'  router-id = "{underlay_addr(i)}"',
+        f"  port = {RAW_PORT}",
+        "[global.apply-policy.config]",
+        '  export-policy-list = ["mesh-out"]',
+        '  default-export-policy = "accept-route"',
+        "[[policy-definitions]]",
+        '  name = "mesh-out"',
+        "  [[policy-definitions.statements]]",
+        '    name = "one-relay-hop"',
+        "    [policy-definitions.statements.conditions.bgp-conditions.as-path-length]",
+        '      operator = "ge"',
+        "      value = 3",
+        "    [policy-definitions.statements.actions]",
+        '      route-disposition = "reject-route"',
+    ]
+    for j in range(1, n + 1):
+        if j == i:
+            continue
+        lines += [
+            "[[neighbors]]",
+            "  [neighbors.config]",
+            f'    neighbor-address = "{underlay_addr(j)}"',
+            f"    peer-as = {ASN_BASE + j}",
+            "  [neighbors.timers.config]",
+            "    connect-retry = 1",
+            "    hold-time = 9",
+            "    keepalive-interval = 3",
+            "  [neighbors.transport.config]",
+            f"    remote-port = {RAW_PORT}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class RawMesh:
+    lab: Lab
+    machines: list[Machine]
+    procs: dict[str, Proc] = field(default_factory=dict)
+    sockets: dict[str, Path] = field(default_factory=dict)
+    started_last: float = 0.0
+
+    def start_member(self, i: int) -> None:
+        """(Re)start member i's gobgpd; does not wait for it."""
+        m = self.machines[i - 1]
+        d = self.lab.base / f"raw-{m.name}"
+        d.mkdir(parents=True, exist_ok=True)
+        conf = d / "gobgpd.toml"
+        conf.write_text(raw_config(i, len(self.machines)))
+        sock = d / "gobgpd.sock"
+        sock.unlink(missing_ok=True)
+        argv = [GOBGPD, "-f", str(conf), f"--api-hosts=unix://{sock}", "--pprof-disable", "--log-plain"]
+        self.procs[m.name] = self.lab.spawn(f"raw-{m.name}", m.ns, argv)
+        self.sockets[m.name] = sock
+
+    def wait_member(self, name: str, timeout: float = 20.0) -> None:
+        sock, p = self.sockets[name], self.procs[name]
+        wait_for(lambda: sock.exists() or not p.alive(), timeout, f"raw gobgpd {name} socket")
+        assert p.alive(), p.log()
+
+
+def start_raw_mesh(lab: Lab, n: int) -> RawMesh:
+    """n plain gobgpd on one underlay, configured from TOML; returns once every API socket exists."""
+    rm = RawMesh(lab, machines(lab, n))
+    for i in range(1, n + 1):
+        rm.start_member(i)
+    rm.started_last = time.monotonic()
+    for name in rm.sockets:
+        rm.wait_member(name)
+    return rm

@@ -20,6 +20,12 @@ class AgentMetrics:
         )
         self.gobgpd_restarts = Counter("durantic_gobgpd_restarts", "gobgpd restarts by the supervisor")
         self.reconcile_errors = Counter("durantic_reconcile_errors", "Failed reconcile passes", ["reconciler"])
+        self.reconcile_seconds = Histogram(
+            "durantic_reconcile_seconds",
+            "Duration of one reconciler's pass",
+            ["reconciler"],
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
         self.transit_switches = Counter(
             "durantic_transit_switches",
             "A mesh member's traffic moved to a relay or to another relay (path=transit) or back (path=direct)",

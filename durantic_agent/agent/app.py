@@ -351,6 +351,7 @@ class Agent:
                 await asyncio.sleep(0.05)
                 continue
             try:
+                seen = 0
                 async for init, changes in watch_best(client):
                     if init:
                         self.best = {}
@@ -360,6 +361,12 @@ class Agent:
                         else:
                             self.best[bp.prefix] = bp
                     self.controller.wake_batched()
+                    seen += len(changes)
+                    if seen >= 512:
+                        # A backlog of buffered events is read without ever suspending: yield now and
+                        # then so the API and the reconcilers are not starved during a burst.
+                        seen = 0
+                        await asyncio.sleep(0)
             except SidecarError as e:
                 log.debug("best-path watch ended: %s", e)
             await asyncio.sleep(0.05)
@@ -523,7 +530,7 @@ class Agent:
             "uptime": round(time.time() - self.started_at, 3),
             "drain": self.drain.value,
             "reconcile": {
-                n: {"ok": r.ok, "error": r.error, "changed": r.changed, "at": r.at}
+                n: {"ok": r.ok, "error": r.error, "changed": r.changed, "at": r.at, "seconds": round(r.seconds, 4)}
                 for n, r in self.controller.results.items()
             },
         }

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["Controller", "ReconcileResult", "Reconciler"]
 
+from ..metrics import AGENT_METRICS
+
 log = logging.getLogger("durantic.controller")
 
 
@@ -33,6 +35,7 @@ class ReconcileResult:
     error: str | None = None
     changed: int = 0
     at: float = field(default_factory=time.time)
+    seconds: float = 0.0  # how long this pass of the reconciler took
 
 
 Reconciler = tuple[str, Callable[[], Awaitable[int]]]
@@ -93,17 +96,22 @@ class Controller:
     async def run_once(self) -> bool:
         ok = True
         for name, fn in self.reconcilers:
+            t0 = time.perf_counter()
             try:
                 changed = await fn()
-                self.results[name] = ReconcileResult(name, True, None, changed)
+                took = time.perf_counter() - t0
+                self.results[name] = ReconcileResult(name, True, None, changed, seconds=took)
                 if changed:
-                    log.debug("reconciled %s: %d change(s)", name, changed)
+                    log.debug("reconciled %s: %d change(s) in %.1f ms", name, changed, took * 1000)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # recorded and retried; the loop never dies of one reconciler
                 ok = False
-                self.results[name] = ReconcileResult(name, False, f"{type(e).__name__}: {e}")
+                took = time.perf_counter() - t0
+                self.results[name] = ReconcileResult(name, False, f"{type(e).__name__}: {e}", seconds=took)
+                AGENT_METRICS.reconcile_errors.labels(name).inc()
                 log.warning("reconcile %s failed: %s", name, e)
+            AGENT_METRICS.reconcile_seconds.labels(name).observe(took)
         self.passes += 1
         return ok
 

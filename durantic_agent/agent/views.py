@@ -6,6 +6,7 @@ Reads gobgpd (ListPath, ListPeer) and WireGuard on demand; never mutates anythin
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +15,20 @@ from ..gobgp import speaker
 from ..gobgp.decode import decode_destination
 from ..gobgp.pb import V4U, V6U, api
 from ..views.model import RibPath
-from ..views.prefix_index import PrefixIndex
+from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
 
 if TYPE_CHECKING:
     from .app import Agent
 
 __all__ = ["AgentViews"]
+
+
+def _as_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
 
 
 class AgentViews:
@@ -89,7 +97,14 @@ class AgentViews:
 
     async def rib(self, prefix_filter: str | None, offset: int, limit: int) -> dict[str, Any]:
         if prefix_filter:
-            rows = [r for r in await self.rib_rows() if row_matches(r, prefix_filter)]
+            net = _as_network(prefix_filter)
+            if net is None:  # free text (peer name, community, ASN): every destination must be looked at
+                rows = [r for r in await self.rib_rows() if row_matches(r, prefix_filter)]
+            else:  # an address or prefix: gobgpd finds what covers it and what lies inside it
+                names, installed, reach, health = self._maps()
+                dests = sorted(await self.around(net), key=lambda d: prefix_key(d[0].prefix))
+                rows = rib_rows(dests, names, installed, reach, health, self.agent.cfg.machine.asn)
+                rows = [r for r in rows if row_matches(r, prefix_filter)]
             return {"total": len(rows), "routes": rows[offset : offset + limit]}
         # Unfiltered page: the prefixes come from the best paths the agent tracks anyway (WatchEvent), and
         # only the page's destinations are read from gobgpd, so a page of a 100k-route RIB costs
@@ -101,6 +116,21 @@ class AgentViews:
         dests = [found[p] for p in page if p in found]
         rows = rib_rows(dests, names, installed, reach, health, self.agent.cfg.machine.asn)
         return {"total": len(order), "routes": rows}
+
+    async def around(self, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[list[RibPath]]:
+        """Destinations inside `net` and those covering it (two table lookups, no full listing)."""
+        client = self.agent.client()
+        fam = V6U if net.version == 6 else V4U
+        found: dict[str, list[RibPath]] = {}
+        for kind in (api.TableLookupPrefix.LONGER, api.TableLookupPrefix.SHORTER):
+            req = api.ListPathRequest(
+                table_type=api.GLOBAL, family=fam, prefixes=[api.TableLookupPrefix(prefix=str(net), type=kind)]
+            )
+            async for r in client.stream("ListPath", req):
+                paths = decode_destination(r.destination)
+                if paths:
+                    found[paths[0].prefix] = paths
+        return list(found.values())
 
     async def lookup(self, prefixes: list[str]) -> list[list[RibPath]]:
         """The destinations of exactly these prefixes (one ListPath per family)."""

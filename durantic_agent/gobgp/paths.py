@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ from ..community import WELL_KNOWN
 from ..errors import ValidationFailed
 from .pb import V4U, V6U, api, attr, pack
 
-__all__ = ["WELL_KNOWN_NAMES", "make_path", "parse_community", "parse_large_community"]
+__all__ = ["WELL_KNOWN_NAMES", "make_path", "make_wire_path", "parse_community", "parse_large_community"]
 
 WELL_KNOWN_NAMES = WELL_KNOWN
 _ORIGIN = {"igp": 0, "egp": 1, "incomplete": 2}
@@ -82,3 +83,46 @@ def make_path(
         lcs = [parse_large_community(c) for c in large_communities]
         pattrs.append(pack(attr.LargeCommunitiesAttribute(communities=lcs)))
     return api.Path(family=V6U if v6 else V4U, nlri=nlri, pattrs=pattrs, is_withdraw=withdraw)
+
+
+# BGP wire encodings (RFC 4271 4.3): flags, type code, length, value.
+_ORIGIN_WIRE = {name: bytes([0x40, 1, 1, code]) for name, code in _ORIGIN.items()}
+_OPTIONAL_TRANSITIVE = 0xC0
+
+
+def _wire_attr(flags: int, code: int, body: bytes) -> bytes:
+    if len(body) > 255:
+        return bytes([flags | 0x10, code]) + struct.pack("!H", len(body)) + body  # extended length
+    return bytes([flags, code, len(body)]) + body
+
+
+def make_wire_path(
+    prefix: str,
+    next_hop: str | None,
+    communities: Sequence[str] = (),
+    large_communities: Sequence[str] = (),
+    med: int | None = None,
+    origin: Literal["igp", "egp", "incomplete"] = "igp",
+    withdraw: bool = False,
+) -> Any:
+    """The same IPv4 path as make_path, as BGP wire bytes (`nlri_binary`, `pattrs_binary`).
+
+    gobgpd 3.10 parses these as it parses an UPDATE; building them costs a few microseconds instead of
+    the ~40-100 us of packing protobuf Any messages, which dominated bulk announcements (10k-50k routes).
+    IPv6 paths (MP_REACH_NLRI) go through make_path.
+    """
+    net = ipaddress.IPv4Network(prefix)
+    nh = ipaddress.IPv4Address(next_hop or "0.0.0.0")
+    plen = net.prefixlen
+    nlri = bytes([plen]) + net.network_address.packed[: (plen + 7) // 8]
+    pattrs = [_ORIGIN_WIRE[origin], b"\x40\x03\x04" + nh.packed]
+    if med is not None:
+        pattrs.append(b"\x80\x04\x04" + struct.pack("!I", med))
+    if communities:
+        body = b"".join(struct.pack("!I", parse_community(c)) for c in communities)
+        pattrs.append(_wire_attr(_OPTIONAL_TRANSITIVE, 8, body))
+    if large_communities:
+        parts = [parse_large_community(c) for c in large_communities]
+        body = b"".join(struct.pack("!III", lc.global_admin, lc.local_data1, lc.local_data2) for lc in parts)
+        pattrs.append(_wire_attr(_OPTIONAL_TRANSITIVE, 32, body))
+    return api.Path(family=V4U, nlri_binary=nlri, pattrs_binary=pattrs, is_withdraw=withdraw)

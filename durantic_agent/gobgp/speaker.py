@@ -13,7 +13,7 @@ from typing import Any
 
 from ..desired import PathSpec, PeerSpec
 from .client import GobgpClient
-from .paths import make_path
+from .paths import make_path, make_wire_path
 from .pb import V4U, V6U, api
 
 __all__ = [
@@ -168,6 +168,15 @@ async def delete_peer(client: GobgpClient, address: str) -> None:
 
 
 def _spec_path(spec: PathSpec, withdraw: bool = False) -> Any:
+    if ":" not in spec.prefix:
+        return make_wire_path(
+            spec.prefix,
+            next_hop=spec.next_hop,
+            communities=spec.communities,
+            large_communities=spec.large_communities,
+            med=spec.med,
+            withdraw=withdraw,
+        )
     return make_path(
         spec.prefix,
         next_hop=spec.next_hop,

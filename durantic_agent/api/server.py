@@ -5,6 +5,7 @@ Writes are validated whole before anything changes: a 400 carries one line namin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -353,7 +354,9 @@ def build_view_app(agent: Agent) -> web.Application:
     app = web.Application()
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # Rendering ~30k series (1,000 checks) takes ~100 ms: off the loop, so a scrape does not delay probes.
+        body = await asyncio.to_thread(generate_latest)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def status(request: web.Request) -> web.Response:
         return _json(agent.status())

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,15 +13,8 @@ from aiohttp.test_utils import TestServer
 from durantic_agent.views.model import RibPath
 from durantic_agent.views.rib import rib_rows, row_matches
 from durantic_agent.web import make_web_app
+from tests.browser.conftest import SHOTS, pw
 
-pw: Any
-if os.environ.get("CI") == "true":
-    import playwright.async_api as pw  # under CI a missing playwright is a failure, not a skip
-else:
-    pw = pytest.importorskip("playwright.async_api")
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 LOCAL_ASN = 4200000001
 NOW = int(time.time())
 XSS = '<img src=x onerror="window.__xss=1">'
@@ -167,33 +158,6 @@ async def site() -> AsyncIterator[tuple[str, FakeProvider]]:
         yield str(server.make_url("/")), provider
     finally:
         await server.close()
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} missing (apt-get install -y chromium)")
-        pytest.skip(f"{CHROMIUM} missing (apt-get install -y chromium)")
-    async with pw.async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            pg = await browser.new_page(viewport={"width": 1500, "height": 900})
-            errors: list[str] = []
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            yield pg
-            assert errors == [], errors
-        finally:
-            await browser.close()
 
 
 async def test_routing_peers_paging_and_live_update(site: tuple[str, FakeProvider], page: Any) -> None:

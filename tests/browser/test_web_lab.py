@@ -10,25 +10,16 @@ as established. Screenshots go to artifacts/screenshots/lab-*.png.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import SHOTS, pw
 from tests.lab.demo import VIP_PREFIX, DemoLab, best_source, build
 from tests.lab.harness import Lab, wait_for
 
-pw: Any
-if os.environ.get("CI") == "true":
-    import playwright.async_api as pw  # under CI a missing playwright is a failure, not a skip
-else:
-    pw = pytest.importorskip("playwright.async_api")
-
 pytestmark = pytest.mark.lab
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -49,33 +40,6 @@ def demo(request: pytest.FixtureRequest) -> Iterator[DemoLab]:
             d.close()
         else:
             lab.close()
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} missing (apt-get install -y chromium)")
-        pytest.skip(f"{CHROMIUM} missing (apt-get install -y chromium)")
-    async with pw.async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            pg = await browser.new_page(viewport={"width": 1500, "height": 700})
-            errors: list[str] = []
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            yield pg
-            assert errors == [], errors
-        finally:
-            await browser.close()
 
 
 async def test_routing_and_peers_of_a_lab_agent(demo: DemoLab, page: Any) -> None:

@@ -38,13 +38,13 @@ async def _watch(sock: str, events: list[tuple[float, str]], ready: asyncio.Even
 async def _bench(lab: Lab, runs: int) -> None:
     a, b, x = lab.ns("a"), lab.ns("b"), lab.ns("x")
     lab.segment("u", {a: "10.95.0.1/24", b: "10.95.0.2/24", x: "10.95.0.3/24"})
-    _, xsock = lab.start_gobgpd("gobgpd-x", x)
+    _, xsock = lab.start_peer_gobgpd(
+        "gobgpd-x", x, 65000, "10.95.0.3", {"10.95.0.1": ASNS["a"], "10.95.0.2": ASNS["b"]}
+    )
     t = f"unix://{xsock}"
-    run([GOBGP, "--target", t, "global", "as", "65000", "router-id", "10.95.0.3", "listen-port", "179"])
     handles: dict[str, Any] = {}
     flags = {}
     for name, ns, ip in (("a", a, "10.95.0.1"), ("b", b, "10.95.0.2")):
-        run([GOBGP, "--target", t, "neighbor", "add", ip, "as", str(ASNS[name])])
         cfg = lab.agent_config(name, ASNS[name], ip, neighbors=[{"name": "x", "address": "10.95.0.3", "asn": 65000}])
         h = lab.start_agent(name, ns, cfg)
         flag = lab.base / f"ok-{name}"

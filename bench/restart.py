@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import time
 
-from tests.lab.harness import GOBGP, Lab, gobgp_cli, run, wait_for
+from tests.lab.harness import Lab, gobgp_cli, wait_for
 
 
 def main(runs: int = 3) -> None:
@@ -15,10 +15,7 @@ def main(runs: int = 3) -> None:
     try:
         a, x = lab.ns("a"), lab.ns("x")
         lab.link(a, "10.96.0.1/24", x, "10.96.0.3/24")
-        _, xsock = lab.start_gobgpd("gobgpd-x", x)
-        t = f"unix://{xsock}"
-        run([GOBGP, "--target", t, "global", "as", "65000", "router-id", "10.96.0.3", "listen-port", "179"])
-        run([GOBGP, "--target", t, "neighbor", "add", "10.96.0.1", "as", "4200000001"])
+        _, xsock = lab.start_peer_gobgpd("gobgpd-x", x, 65000, "10.96.0.3", {"10.96.0.1": 4200000001})
         cfg = lab.agent_config(
             "a", 4200000001, "10.96.0.1", neighbors=[{"name": "x", "address": "10.96.0.3", "asn": 65000}]
         )

@@ -250,6 +250,18 @@ class Lab:
         assert proc.alive(), proc.log()
         return proc, sock
 
+    def start_peer_gobgpd(
+        self, name: str, ns: str, asn: int, router_id: str, neighbors: dict[str, int] | None = None
+    ) -> tuple[Proc, Path]:
+        """An independent BGP speaker: a plain gobgpd configured with the real gobgp CLI (passive side:
+        the agents connect to it), peering with `neighbors` {address: asn}."""
+        proc, sock = self.start_gobgpd(name, ns)
+        t = f"unix://{sock}"
+        run([GOBGP, "--target", t, "global", "as", str(asn), "router-id", router_id, "listen-port", "179"])
+        for addr, peer_asn in (neighbors or {}).items():
+            run([GOBGP, "--target", t, "neighbor", "add", addr, "as", str(peer_asn)])
+        return proc, sock
+
     def start_bird(self, name: str, ns: str, config: str) -> tuple[Proc, Path]:
         d = self.base / name
         d.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .harness import GOBGP, ROOT, AgentHandle, Lab, gobgp_cli, run, wait_for
+from .harness import ROOT, AgentHandle, Lab, gobgp_cli, run, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -42,11 +42,7 @@ def vip_obj(flag_port: int) -> dict[str, Any]:
 def topo(lab: Lab) -> dict[str, Any]:
     a, b, x = lab.ns("a"), lab.ns("b"), lab.ns("x")
     lab.segment("u", {a: "10.98.0.1/24", b: "10.98.0.2/24", x: "10.98.0.3/24"})
-    _, xsock = lab.start_gobgpd("gobgpd-x", x)
-    t = f"unix://{xsock}"
-    run([GOBGP, "--target", t, "global", "as", str(ASN_X), "router-id", "10.98.0.3", "listen-port", "179"])
-    for addr, asn in (("10.98.0.1", ASN_A), ("10.98.0.2", ASN_B)):
-        run([GOBGP, "--target", t, "neighbor", "add", addr, "as", str(asn)])
+    _, xsock = lab.start_peer_gobgpd("gobgpd-x", x, ASN_X, "10.98.0.3", {"10.98.0.1": ASN_A, "10.98.0.2": ASN_B})
     flags = {}
     for name, ns in (("a", a), ("b", b)):
         flag = lab.base / f"healthy-{name}"

@@ -22,11 +22,7 @@ ASN_A, ASN_B, ASN_X = 4200000001, 4200000002, 65000
 def topo(lab: Lab) -> dict[str, object]:
     a, b, x = lab.ns("a"), lab.ns("b"), lab.ns("x")
     lab.segment("u", {a: "10.99.0.1/24", b: "10.99.0.2/24", x: "10.99.0.3/24"})
-    xproc, xsock = lab.start_gobgpd("gobgpd-x", x)
-    t = f"unix://{xsock}"
-    run([GOBGP, "--target", t, "global", "as", str(ASN_X), "router-id", "10.99.0.3", "listen-port", "179"])
-    for addr, asn in (("10.99.0.1", ASN_A), ("10.99.0.2", ASN_B)):
-        run([GOBGP, "--target", t, "neighbor", "add", addr, "as", str(asn)])
+    xproc, xsock = lab.start_peer_gobgpd("gobgpd-x", x, ASN_X, "10.99.0.3", {"10.99.0.1": ASN_A, "10.99.0.2": ASN_B})
     neighbors_a = [
         {"name": "b", "address": "10.99.0.2", "asn": ASN_B},
         {"name": "x", "address": "10.99.0.3", "asn": ASN_X},

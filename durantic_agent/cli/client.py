@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AgentUnreachable", "ApiClient", "ApiError", "default_socket"]
 
@@ -26,15 +27,19 @@ def default_socket(opt: str | None) -> str:
 
 class ApiClient:
     def __init__(self, socket_path: str, timeout: float = 30.0) -> None:
+        # imported here: `durantic agent run` shares this module's package and never needs httpx (~10 MB)
+        import httpx
+
+        self._httpx = httpx
         self.socket_path = socket_path
-        self._client = httpx.Client(
+        self._client: httpx.Client = httpx.Client(
             transport=httpx.HTTPTransport(uds=socket_path), base_url="http://agent", timeout=timeout
         )
 
     def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         try:
             r = self._client.request(method, path, json=body, params=params)
-        except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError) as e:
+        except (self._httpx.ConnectError, self._httpx.RemoteProtocolError, FileNotFoundError) as e:
             raise AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {e}") from None
         try:
             data = r.json()
@@ -60,7 +65,7 @@ class ApiClient:
                     raise ApiError(r.status_code, str(msg))
                 for chunk in r.iter_bytes():
                     out.write(chunk)
-        except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError) as e:
+        except (self._httpx.ConnectError, self._httpx.RemoteProtocolError, FileNotFoundError) as e:
             raise AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {e}") from None
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:

@@ -17,9 +17,7 @@ read and compared with what A currently announces: the lag of the oldest mismatc
 from __future__ import annotations
 
 import asyncio
-import base64
 import signal
-import socket
 import statistics
 import subprocess
 import threading
@@ -30,35 +28,11 @@ from bench.rib import build_paths, count_now, gobgpd_sock, inject, load, prefixe
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.pb import api
 from tests.lab.harness import AgentHandle, Lab, run, wait_for
-from tests.lab.mesh import Machine, start_mesh
+from tests.lab.mesh import Machine, start_mesh, wg_allowed
 
 N = 50_000
 FLIPS = 1000
 PROTO = 186  # the agent's default route protocol
-
-
-def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
-    ifname = h.config["meshes"][0]["interface"]
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(f"/var/run/wireguard/{ifname}.sock")
-        s.sendall(b"get=1\n\n")
-        chunks = []
-        while True:
-            c = s.recv(1 << 20)
-            if not c:
-                break
-            chunks.append(c)
-            if c.endswith(b"\n\n") or b"".join(chunks[-2:]).endswith(b"\n\n"):
-                break
-    out: dict[str, set[str]] = {}
-    cur: set[str] | None = None
-    for line in b"".join(chunks).decode().splitlines():
-        k, _, v = line.partition("=")
-        if k == "public_key":
-            cur = out.setdefault(base64.b64encode(bytes.fromhex(v)).decode(), set())
-        elif k == "allowed_ip" and cur is not None:
-            cur.add(v)
-    return out
 
 
 def kernel_count(ns: str) -> int:

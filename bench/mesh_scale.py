@@ -44,6 +44,7 @@ from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.watch import watch_best
 from tests.lab.harness import AgentHandle, Lab, run, wait_for
+from tests.lab.mesh import wg_allowed
 from tests.lab.scale import (
     RawMesh,
     ScaleMesh,
@@ -55,7 +56,6 @@ from tests.lab.scale import (
     start_raw_mesh,
     start_scale_mesh,
     underlay_addr,
-    wg_allowed,
 )
 
 VIP = "10.50.0.10/32"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from durantic_agent.wg.keys import hex_to_b64
 
 from .harness import DURANTIC, AgentHandle, Lab
 
@@ -75,4 +78,29 @@ def start_mesh(lab: Lab, machines: list[Machine], mesh: str = "m", prefix_len: i
         cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, mesh, prefix_len, mf)])
         cfg["wireguard"] = {"backend": "userspace"}
         out[m.name] = lab.start_agent(m.name, m.ns, cfg)
+    return out
+
+
+def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
+    """public key (base64) -> AllowedIPs, read from wireguard-go over its UAPI socket."""
+    ifname = h.config["meshes"][0]["interface"]
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(f"/var/run/wireguard/{ifname}.sock")
+        s.sendall(b"get=1\n\n")
+        data = b""
+        while not data.endswith(b"\n\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    out: dict[str, set[str]] = {}
+    cur = None
+    for line in data.decode().splitlines():
+        k, _, v = line.partition("=")
+        if k == "public_key":
+            cur = hex_to_b64(v)
+            out[cur] = set()
+        elif k == "allowed_ip" and cur:
+            out[cur].add(v)
     return out

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from durantic_agent.wg.keys import generate_private_key, hex_to_b64, public_key
+from durantic_agent.wg.keys import generate_private_key, public_key
 
 from .harness import GOBGP, GOBGPD, AgentHandle, Lab, Proc, run, wait_for
 from .mesh import Machine, mesh_config, write_members
@@ -158,31 +157,6 @@ def as_path(p: dict[str, Any]) -> list[int]:
         if a.get("type") == 2:  # AS_PATH
             return [n for seg in a.get("as_paths", []) for n in seg.get("asns", [])]
     return []
-
-
-def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
-    """public key (base64) -> AllowedIPs, read from wireguard-go over its UAPI socket."""
-    ifname = h.config["meshes"][0]["interface"]
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(f"/var/run/wireguard/{ifname}.sock")
-        s.sendall(b"get=1\n\n")
-        data = b""
-        while not data.endswith(b"\n\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    out: dict[str, set[str]] = {}
-    cur = None
-    for line in data.decode().splitlines():
-        k, _, v = line.partition("=")
-        if k == "public_key":
-            cur = hex_to_b64(v)
-            out[cur] = set()
-        elif k == "allowed_ip" and cur:
-            out[cur].add(v)
-    return out
 
 
 def kernel_has(lab: Lab, ns: str, prefix: str) -> bool:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from .harness import AgentHandle, Lab, run, wait_for
-from .mesh import Machine, start_mesh, write_members
+from .harness import Lab, run, wait_for
+from .mesh import Machine, start_mesh, wg_allowed, write_members
 
 pytestmark = pytest.mark.lab
 
@@ -27,34 +27,6 @@ def mesh(lab: Lab) -> dict[str, Any]:
     lab.segment("u", {m.ns: f"{m.underlay}/24" for m in ms})
     agents = start_mesh(lab, ms)
     return {"machines": {m.name: m for m in ms}, "agents": agents}
-
-
-def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
-    """public key -> allowed ips, read from wireguard-go itself over its UAPI socket."""
-    ifname = h.config["meshes"][0]["interface"]
-    out: dict[str, set[str]] = {}
-    import socket
-
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(f"/var/run/wireguard/{ifname}.sock")
-        s.sendall(b"get=1\n\n")
-        data = b""
-        while not data.endswith(b"\n\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    cur = None
-    import base64
-
-    for line in data.decode().splitlines():
-        k, _, v = line.partition("=")
-        if k == "public_key":
-            cur = base64.b64encode(bytes.fromhex(v)).decode()
-            out[cur] = set()
-        elif k == "allowed_ip" and cur:
-            out[cur].add(v)
-    return out
 
 
 def ping(lab: Lab, ns: str, addr: str) -> bool:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from .harness import GOBGP, Lab, gobgp_cli, run, wait_for
+from .mesh import wg_allowed
 from .scale import (
     ScaleMesh,
     as_path,
@@ -21,7 +22,6 @@ from .scale import (
     rib,
     start_scale_mesh,
     wait_everywhere,
-    wg_allowed,
 )
 
 pytestmark = pytest.mark.lab

@@ -90,6 +90,7 @@ class Agent:
         self._wg_applied: dict[str, dict[str, WgPeerSpec]] = {}
         self._routes_applied: dict[str, Route] | None = None
         self._policies_applied: DesiredPolicies | None = None
+        self._vips_applied: set[str] | None = None
         self.passwords: dict[str, str] = {}
         self.drain = DrainPhase.NONE
         self.stopping = False
@@ -450,10 +451,12 @@ class Agent:
         """Every VIP of this machine is on `lo` (announced or not), so local services can bind it;
         removed when its announcement is deleted, and on a planned stop."""
         wanted = set() if self.stopping else set(self.last_desired.vips)
-        before = await self.loopback.owned()
-        if before == wanted:
-            return 0
-        await self.loopback.ensure(wanted)
+        before = self._vips_applied
+        if before is None:  # first pass: read back what an earlier run left marked on lo
+            before = await self.loopback.owned()
+        if before != wanted:
+            await self.loopback.ensure(wanted)
+        self._vips_applied = wanted
         return len(before ^ wanted)
 
     # ----- operations (API) -------------------------------------------------------------------------

@@ -285,8 +285,9 @@ def announcement_rows(agent: Agent) -> list[dict[str, Any]]:
 
 def check_rows(agent: Agent) -> list[dict[str, Any]]:
     out = []
+    anns = {a.name: a for a in agent.store.state.announcements}
     for name, st in agent.health.statuses().items():
-        ann = agent.store.state.announcement(name)
+        ann = anns.get(name)
         hc = ann.health_check if ann else None
         out.append(
             {

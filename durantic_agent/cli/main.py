@@ -275,10 +275,6 @@ def announce() -> None:
     """Manage announcements (VIPs with health checks, routes)."""
 
 
-def _duration(v: str | None) -> str | None:
-    return v
-
-
 @announce.command("add")
 @click.argument("name")
 @click.option("--vip")

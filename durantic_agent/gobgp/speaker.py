@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
+
 from ..desired import PathSpec, PeerSpec
-from .client import GobgpClient
+from .client import GobgpClient, translate_rpc_error
 from .paths import make_path, make_wire_path
 from .pb import V4U, V6U, api
 
@@ -168,16 +170,9 @@ async def delete_peer(client: GobgpClient, address: str) -> None:
 
 
 def _spec_path(spec: PathSpec, withdraw: bool = False) -> Any:
-    if ":" not in spec.prefix:
-        return make_wire_path(
-            spec.prefix,
-            next_hop=spec.next_hop,
-            communities=spec.communities,
-            large_communities=spec.large_communities,
-            med=spec.med,
-            withdraw=withdraw,
-        )
-    return make_path(
+    # IPv4 as BGP wire bytes (cheap to build); IPv6 needs MP_REACH_NLRI, built as protobuf Any
+    build = make_path if ":" in spec.prefix else make_wire_path
+    return build(
         spec.prefix,
         next_hop=spec.next_hop,
         communities=spec.communities,
@@ -191,10 +186,6 @@ async def _stream(client: GobgpClient, paths: Sequence[Any]) -> None:
     async def gen() -> Any:
         for i in range(0, len(paths), _CHUNK):
             yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=list(paths[i : i + _CHUNK]))
-
-    import grpc
-
-    from .client import translate_rpc_error
 
     try:
         await client.stub.AddPathStream(gen())

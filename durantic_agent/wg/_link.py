@@ -58,3 +58,9 @@ async def configure_link(ipr: Any, ifname: str, address: str, mtu: int) -> None:
             await ipr.link("set", index=idx, state="up")
     except NetlinkError as exc:
         raise WireGuardOpError(f"{ifname}: {exc}", exc.code) from exc
+
+
+def check_ifname(ifname: str, prefix: str) -> None:
+    """Both backends manage only interfaces carrying the agent's name prefix (its ownership mark)."""
+    if not ifname.startswith(prefix) or not 0 < len(ifname) <= 15:
+        raise WireGuardOpError(f"interface name {ifname!r} must start with {prefix!r}, <= 15 chars")

@@ -74,14 +74,10 @@ class KernelBackend:
             self._wg = wg
         return self._wg
 
-    def _check_name(self, ifname: str) -> None:
-        if not ifname.startswith(self.prefix) or not 0 < len(ifname) <= 15:
-            raise WireGuardOpError(f"interface name {ifname!r} must start with {self.prefix!r}, <= 15 chars")
-
     async def ensure_interface(
         self, ifname: str, private_key_b64: str, listen_port: int, address: str, mtu: int = 1420
     ) -> None:
-        self._check_name(ifname)
+        _link.check_ifname(ifname, self.prefix)
         async with self._lock:
             ipr = await self._iproute()
             kinds = await _link.link_kinds(ipr)
@@ -99,7 +95,7 @@ class KernelBackend:
             await _link.configure_link(ipr, ifname, address, mtu)
 
     async def delete_interface(self, ifname: str) -> None:
-        self._check_name(ifname)
+        _link.check_ifname(ifname, self.prefix)
         async with self._lock:
             ipr = await self._iproute()
             idx = await _link.link_index(ipr, ifname)

@@ -86,14 +86,10 @@ class UserspaceBackend:
         st = self._ifaces.get(ifname)
         return st.proc.pid if st is not None and st.proc is not None else None
 
-    def _check_name(self, ifname: str) -> None:
-        if not ifname.startswith(self.prefix) or not 0 < len(ifname) <= 15:
-            raise WireGuardOpError(f"interface name {ifname!r} must start with {self.prefix!r}, <= 15 chars")
-
     async def ensure_interface(
         self, ifname: str, private_key_b64: str, listen_port: int, address: str, mtu: int = 1420
     ) -> None:
-        self._check_name(ifname)
+        _link.check_ifname(ifname, self.prefix)
         async with self._lock:
             st = self._ifaces.get(ifname)
             if st is None:
@@ -221,7 +217,7 @@ class UserspaceBackend:
                 await proc.wait()
 
     async def delete_interface(self, ifname: str) -> None:
-        self._check_name(ifname)
+        _link.check_ifname(ifname, self.prefix)
         async with self._lock:
             st = self._ifaces.pop(ifname, None)
             if st is not None and st.proc is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -122,11 +121,9 @@ def test_bad_config_refuses_to_start(lab: Lab) -> None:
     (d / "agent.yaml").write_text(yaml.safe_dump(h_cfg))
     from .harness import DURANTIC
 
-    t0 = time.monotonic()
     p = run(["ip", "netns", "exec", ns, DURANTIC, "agent", "run", "-c", str(d / "agent.yaml")], check=False)
     assert p.returncode == 1
     assert "machine.asn: 0" in p.stderr and "surprise: unknown key" in p.stderr
-    assert time.monotonic() - t0 < 10
     assert not (d / "run").exists()  # never half-started
 
 

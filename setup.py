@@ -50,13 +50,21 @@ class BinaryDistribution(Distribution):  # type: ignore[misc]
 
 class PlatformWheel(bdist_wheel):  # type: ignore[misc,valid-type]
     def finalize_options(self) -> None:
-        missing = [str(p.relative_to(HERE)) for p in REQUIRED if not p.exists()]
-        if missing:
-            raise SystemExit(f"setup.py: {', '.join(missing)} missing: run `make setup` before building a wheel")
         super().finalize_options()
         self.root_is_pure = False
 
+    def run(self) -> None:
+        # Checked here, not in finalize_options: `pip install -e` finalizes this command for metadata
+        # before `make stubs` can run (the stubs need the venv), and an editable install needs no stubs.
+        missing = [str(p.relative_to(HERE)) for p in REQUIRED if not p.exists()]
+        if missing:
+            raise SystemExit(f"setup.py: {', '.join(missing)} missing: run `make setup` before building a wheel")
+        super().run()
+
     def get_tag(self) -> tuple[str, str, str]:
+        if not all((BIN / name).exists() for name in ("gobgpd", "gobgp")):
+            # Only an editable install gets here without binaries; its wheel is never shipped.
+            return tuple(super().get_tag())  # type: ignore[return-value,no-any-return,unused-ignore]
         plats = {binary_platform(BIN / name) for name in ("gobgpd", "gobgp")}
         # Both binaries come from one .deb; if they ever differ, the stricter (newer glibc) tag wins.
         plat = max(plats, key=lambda p: int(p.split("_")[2]))

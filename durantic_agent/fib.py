@@ -16,11 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .config.schema import AgentConfig
+from .netlink.prefix import parse_prefix
 from .netlink.routes import Route
 
-__all__ = ["BestPath", "Fib", "MemberRef", "desired_fib", "mesh_members"]
-
-Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["BestPath", "Fib", "FibDelta", "MemberRef", "desired_fib", "diff_fib", "mesh_members", "update_fib"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,8 @@ class Fib:
     allowed: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     # prefixes we hold a best path for but cannot reach (next hop not a member and not on a link)
     unreachable: set[str] = field(default_factory=set)
+    # prefix of a best path -> (ifname, public key) whose AllowedIPs hold it (members' own hosts not included)
+    owner: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def mesh_members(cfg: AgentConfig, own_public_keys: Mapping[str, str]) -> dict[str, MemberRef]:
@@ -65,6 +66,50 @@ def _host(addr: str) -> str:
     return f"{ip}/{ip.max_prefixlen}"
 
 
+def _member_hosts(members: Mapping[str, MemberRef], carriers: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Host prefix of each member -> (ifname, public key) of the peer that carries it."""
+    out: dict[str, tuple[str, str]] = {}
+    for addr, ref in members.items():
+        carrier = members.get(carriers.get(addr, addr), ref)
+        out[_host(addr)] = (carrier.ifname, carrier.public_key)
+    return out
+
+
+_Ctx = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
+
+
+def _context(cfg: AgentConfig) -> _Ctx:
+    return (
+        tuple(str(n) for n in cfg.fib.deny),
+        tuple(str(m.address.network) for m in cfg.meshes),
+        frozenset(str(m.address.ip) for m in cfg.meshes),
+    )
+
+
+# What one best path puts in the FIB: (kernel route, (ifname, public key) whose AllowedIPs hold it, unreachable).
+_Entry = tuple[Route | None, tuple[str, str] | None, bool]
+_NOTHING: _Entry = (None, None, False)
+
+
+def _entry(p: BestPath, ctx: _Ctx, members: Mapping[str, MemberRef], carriers: Mapping[str, str]) -> _Entry:
+    if p.local:
+        return _NOTHING
+    skip, inside_mesh, host = _classify(p.prefix, ctx)
+    if skip:
+        return _NOTHING
+    nh_ref = members.get(p.next_hop)
+    if nh_ref is not None:
+        if inside_mesh and host is not None and host in members:
+            return _NOTHING  # a member's own mesh address: placed with its carrier by _member_hosts
+        via = members.get(carriers.get(p.next_hop, p.next_hop)) or nh_ref
+        return (None if inside_mesh else _route(p.prefix, nh_ref.ifname, None)), (via.ifname, via.public_key), False
+    if inside_mesh:
+        return _NOTHING
+    if p.next_hop in ("", "0.0.0.0", "::"):
+        return None, None, True
+    return _route(p.prefix, None, p.next_hop), None, False
+
+
 def desired_fib(
     cfg: AgentConfig,
     best: Iterable[BestPath],
@@ -74,54 +119,113 @@ def desired_fib(
     """`carriers` maps a member's mesh address to the address of the member that carries its traffic
     (itself when Direct, a relay otherwise; a missing entry means Direct)."""
     carriers = carriers or {}
-    mesh_nets: list[Net] = [m.address.network for m in cfg.meshes]
-    own = {str(m.address.ip) for m in cfg.meshes}
-    deny: list[Net] = list(cfg.fib.deny)
     allowed: dict[str, dict[str, set[str]]] = {m.ifname: {} for m in cfg.meshes}
-    for addr, ref in members.items():
-        carrier = members.get(carriers.get(addr, addr), ref)
+    for ref in members.values():
         allowed[ref.ifname].setdefault(ref.public_key, set())
-        allowed[carrier.ifname].setdefault(carrier.public_key, set()).add(_host(addr))
+    for host, (ifname, key) in _member_hosts(members, carriers).items():
+        allowed[ifname].setdefault(key, set()).add(host)
     routes: dict[str, Route] = {}
     unreachable: set[str] = set()
-    # Classifying a prefix parses it (ipaddress is slow): memoised per prefix and context, so a pass over
-    # 50k-100k unchanged best paths costs dict lookups, not parsing (the controller recomputes on every wake).
-    ctx = (tuple(str(n) for n in deny), tuple(str(n) for n in mesh_nets), frozenset(own))
+    owner: dict[str, tuple[str, str]] = {}
+    # Classifying a prefix parses it: memoised per prefix and context, so a pass over 50k-100k unchanged
+    # best paths costs dict lookups, not parsing.
+    ctx = _context(cfg)
     for p in best:
-        if p.local:
-            continue
-        skip, inside_mesh, host = _classify(p.prefix, ctx)
-        if skip:
-            continue
-        nh_ref = members.get(p.next_hop)
-        if nh_ref is not None:
-            if inside_mesh and host is not None and host in members:
-                continue  # a member's own mesh address: already placed above, with its carrier
-            via = members.get(carriers.get(p.next_hop, p.next_hop)) or nh_ref
-            allowed[via.ifname].setdefault(via.public_key, set()).add(p.prefix)
-            if not inside_mesh:
-                routes[p.prefix] = _route(p.prefix, nh_ref.ifname, None)
-        elif not inside_mesh:
-            if p.next_hop in ("", "0.0.0.0", "::"):
-                unreachable.add(p.prefix)
+        route, via, unreach = _entry(p, ctx, members, carriers)
+        if route is not None:
+            routes[p.prefix] = route
+        if via is not None:
+            allowed[via[0]].setdefault(via[1], set()).add(p.prefix)
+            owner[p.prefix] = via
+        if unreach:
+            unreachable.add(p.prefix)
+    return Fib(routes=routes, allowed=allowed, unreachable=unreachable, owner=owner)
+
+
+@dataclass(frozen=True)
+class FibDelta:
+    """What differs between two FIBs: kernel destinations and WireGuard peers (ifname, public key) to revisit.
+    `peers` None: every peer."""
+
+    routes: set[str] = field(default_factory=set)
+    peers: set[tuple[str, str]] | None = field(default_factory=set)
+
+
+def diff_fib(old: Fib, new: Fib) -> FibDelta:
+    """Destinations whose kernel route differs, and peers whose AllowedIPs differ (O(table))."""
+    routes = {d for d, r in new.routes.items() if (o := old.routes.get(d)) is not r and o != r}
+    routes.update(d for d in old.routes if d not in new.routes)
+    peers: set[tuple[str, str]] = set()
+    for ifname in old.allowed.keys() | new.allowed.keys():
+        o, n = old.allowed.get(ifname, {}), new.allowed.get(ifname, {})
+        peers.update((ifname, k) for k in o.keys() | n.keys() if o.get(k) != n.get(k))
+    return FibDelta(routes, peers)
+
+
+def update_fib(
+    fib: Fib,
+    cfg: AgentConfig,
+    changed: Mapping[str, BestPath | None],
+    members: Mapping[str, MemberRef],
+    carriers: Mapping[str, str] | None = None,
+) -> tuple[Fib, FibDelta]:
+    """`fib` (made by desired_fib with the same cfg, members and carriers) after some best paths changed
+    (prefix -> new best path, None when withdrawn). Equal to desired_fib over the new best paths, at a cost
+    proportional to the changes (plus one C-level copy of the route table); `fib` itself is not modified."""
+    carriers = carriers or {}
+    ctx = _context(cfg)
+    hosts = _member_hosts(members, carriers)
+    routes = dict(fib.routes)
+    owner = dict(fib.owner)
+    unreachable = set(fib.unreachable)
+    allowed = {ifname: dict(per) for ifname, per in fib.allowed.items()}
+    copied: set[tuple[str, str]] = set()  # peer sets copied on first write, so `fib` stays as it was
+    delta = FibDelta()
+    assert delta.peers is not None
+
+    def peer_set(via: tuple[str, str]) -> set[str]:
+        per = allowed.setdefault(via[0], {})
+        if via not in copied:
+            per[via[1]] = set(per.get(via[1], ()))
+            copied.add(via)
+            delta.peers.add(via)  # type: ignore[union-attr]
+        return per[via[1]]
+
+    for prefix, p in changed.items():
+        route, via, unreach = _entry(p, ctx, members, carriers) if p is not None else _NOTHING
+        if routes.get(prefix) is not route:
+            if route is None:
+                del routes[prefix]
             else:
-                routes[p.prefix] = _route(p.prefix, None, p.next_hop)
-    return Fib(routes=routes, allowed=allowed, unreachable=unreachable)
+                routes[prefix] = route
+            delta.routes.add(prefix)
+        old_via = owner.get(prefix)
+        if old_via != via:
+            if old_via is not None:
+                del owner[prefix]
+                if hosts.get(prefix) != old_via:  # a member's host stays where _member_hosts put it
+                    peer_set(old_via).discard(prefix)
+            if via is not None:
+                owner[prefix] = via
+                peer_set(via).add(prefix)
+        if unreach:
+            unreachable.add(prefix)
+        else:
+            unreachable.discard(prefix)
+    return Fib(routes=routes, allowed=allowed, unreachable=unreachable, owner=owner), delta
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def _classify(
-    prefix: str, ctx: tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
-) -> tuple[bool, bool, str | None]:
+def _classify(prefix: str, ctx: _Ctx) -> tuple[bool, bool, str | None]:
     """(never installed, inside a mesh prefix, the address if the prefix is a single host)."""
     deny_s, mesh_s, own = ctx
-    net = ipaddress.ip_network(prefix)
-    host = str(net.network_address) if net.num_addresses == 1 else None
-    if any(net.version == o.version and net.subnet_of(o) for o in map(ipaddress.ip_network, deny_s)):  # type: ignore[arg-type]
+    net = parse_prefix(prefix)
+    host = net.text.partition("/")[0] if net.prefixlen == (32 if net.version == 4 else 128) else None
+    if any(net.subnet_of(parse_prefix(o)) for o in deny_s):
         return True, False, host
     if host is not None and host in own:
         return True, False, host
-    inside = any(net.version == m.version and net.subnet_of(m) for m in map(ipaddress.ip_network, mesh_s))  # type: ignore[arg-type]
+    inside = any(net.subnet_of(parse_prefix(m)) for m in mesh_s)
     return False, inside, host
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import socket
 import struct
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 from durantic_agent.errors import NetlinkOpError
 from durantic_agent.netlink._rtnl import RtnlSocket, attr, iter_attrs
+from durantic_agent.netlink.prefix import canonical_address, packed_address, parse_prefix
 
 __all__ = ["MAIN_TABLE", "PROTO_BGP", "KernelRoutes", "Route", "diff", "satisfies"]
 
@@ -43,9 +43,9 @@ class Route:
     table: int = MAIN_TABLE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dst", str(ipaddress.ip_network(self.dst, strict=False)))
+        object.__setattr__(self, "dst", parse_prefix(self.dst).text)
         if self.gateway is not None:
-            object.__setattr__(self, "gateway", str(ipaddress.ip_address(self.gateway)))
+            object.__setattr__(self, "gateway", canonical_address(self.gateway))
 
 
 def satisfies(have: Route | None, want: Route) -> bool:
@@ -55,8 +55,25 @@ def satisfies(have: Route | None, want: Route) -> bool:
     )
 
 
-def diff(desired: Mapping[str, Route], current: Mapping[str, Route]) -> tuple[list[Route], list[str]]:
-    """(routes to replace, destinations to delete) turning current into desired."""
+def diff(
+    desired: Mapping[str, Route], current: Mapping[str, Route], only: Iterable[str] | None = None
+) -> tuple[list[Route], list[str]]:
+    """(routes to replace, destinations to delete) turning current into desired; with `only`, just for
+    those destinations (the ones known to have changed since `current` was last made equal to `desired`)."""
+    if only is not None:
+        replace: list[Route] = []
+        delete: list[str] = []
+        for dst in only:
+            r = desired.get(dst)
+            have = current.get(dst)
+            if r is None:
+                if have is not None:
+                    delete.append(dst)
+            elif not (have is r or satisfies(have, r)):
+                replace.append(r)
+        replace.sort(key=lambda r: r.dst)
+        delete.sort()
+        return replace, delete
     # Identity first: the FIB hands out one shared Route per distinct route, so at 100k routes the
     # unchanged ones cost a pointer compare; only the changes are sorted.
     to_replace = sorted(
@@ -67,8 +84,8 @@ def diff(desired: Mapping[str, Route], current: Mapping[str, Route]) -> tuple[li
     return to_replace, to_delete
 
 
-def _family(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> int:
-    return socket.AF_INET if net.version == 4 else socket.AF_INET6
+def _family(version: int) -> int:
+    return socket.AF_INET if version == 4 else socket.AF_INET6
 
 
 class KernelRoutes:
@@ -143,24 +160,24 @@ class KernelRoutes:
             return out
 
     def _encode(self, route: Route, names: dict[str, int]) -> bytes:
-        net = ipaddress.ip_network(route.dst)
-        family = _family(net)
+        net = parse_prefix(route.dst)
+        family = _family(net.version)
         rtm_table, table_attr = self._table_attrs(route.table)
         scope = RT_SCOPE_UNIVERSE if route.gateway else RT_SCOPE_LINK
         body = [
             _RTMSG.pack(family, net.prefixlen, 0, 0, rtm_table, self.proto, scope, RTN_UNICAST, 0),
             table_attr,
-            attr(RTA_DST, net.network_address.packed),
+            attr(RTA_DST, net.packed),
             attr(RTA_PRIORITY, _U32.pack(self.metric)),
         ]
         if route.dev is not None:
             body.append(attr(RTA_OIF, _U32.pack(names[route.dev])))
         if route.gateway is not None:
-            gw = ipaddress.ip_address(route.gateway)
-            if gw.version == net.version:
-                body.append(attr(RTA_GATEWAY, gw.packed))
+            gw_version, gw = packed_address(route.gateway)
+            if gw_version == net.version:
+                body.append(attr(RTA_GATEWAY, gw))
             else:  # e.g. an IPv4 prefix via an IPv6 next hop
-                body.append(attr(RTA_VIA, struct.pack("=H", _family(ipaddress.ip_network(gw))) + gw.packed))
+                body.append(attr(RTA_VIA, struct.pack("=H", _family(gw_version)) + gw))
         return b"".join(body)
 
     def _replace(self, routes: list[Route]) -> None:
@@ -193,12 +210,12 @@ class KernelRoutes:
         rtm_table, table_attr = self._table_attrs(self.table)
         bodies = []
         for dst in dsts:
-            net = ipaddress.ip_network(dst, strict=False)
+            net = parse_prefix(dst)
             # proto and metric in the request: the kernel deletes only a route that has both
             bodies.append(
-                _RTMSG.pack(_family(net), net.prefixlen, 0, 0, rtm_table, self.proto, RT_SCOPE_NOWHERE, 0, 0)
+                _RTMSG.pack(_family(net.version), net.prefixlen, 0, 0, rtm_table, self.proto, RT_SCOPE_NOWHERE, 0, 0)
                 + table_attr
-                + attr(RTA_DST, net.network_address.packed)
+                + attr(RTA_DST, net.packed)
                 + attr(RTA_PRIORITY, _U32.pack(self.metric))
             )
         with sock.lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,6 +29,23 @@ def _vip(v: Any) -> Any:
     return v
 
 
+def _ipv4_prefix(v: str) -> str | None:
+    """An IPv4 prefix in normal form, checked without ipaddress (20 us each: 10k routes in `apply` spent
+    0.2 s there). None when `v` is anything else; the slow path then decides and words the error."""
+    addr, sep, plen = v.partition("/")
+    if not sep or not plen.isascii() or not plen.isdigit() or len(plen) > 2:
+        return None
+    try:
+        # inet_pton takes only canonical dotted quads (no leading zeros, no short forms), as ipaddress does
+        packed = socket.inet_pton(socket.AF_INET, addr)
+    except OSError:
+        return None
+    n = int(plen)
+    if n > 32 or int.from_bytes(packed, "big") & ((1 << (32 - n)) - 1):
+        return None
+    return f"{addr}/{n}"
+
+
 class Announcement(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,6 +69,9 @@ class Announcement(BaseModel):
     def _route(cls, v: str | None) -> str | None:
         if v is None:
             return v
+        fast = _ipv4_prefix(v)
+        if fast is not None:
+            return fast
         try:
             net = ipaddress.ip_network(v, strict=True)
         except ValueError as e:

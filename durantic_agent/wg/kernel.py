@@ -17,7 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import public_key
-from durantic_agent.wg.plan import PeerChange, plan_peers
+from durantic_agent.wg.known import KnownPeers
+from durantic_agent.wg.plan import PeerChange, peers_after, plan_peers
 from durantic_agent.wg.port import DeviceState, PeerSpec, PeerState, WireGuardOpError
 
 __all__ = ["KernelBackend", "peer_messages"]
@@ -57,6 +58,7 @@ class KernelBackend:
         self._ipr: Any = None
         self._wg: Any = None
         self._lock = asyncio.Lock()
+        self.known = KnownPeers()
 
     async def _iproute(self) -> Any:
         if self._ipr is None:
@@ -78,6 +80,7 @@ class KernelBackend:
         self, ifname: str, private_key_b64: str, listen_port: int, address: str, mtu: int = 1420
     ) -> None:
         _link.check_ifname(ifname, self.prefix)
+        self.known.forget(ifname)
         async with self._lock:
             ipr = await self._iproute()
             kinds = await _link.link_kinds(ipr)
@@ -96,6 +99,7 @@ class KernelBackend:
 
     async def delete_interface(self, ifname: str) -> None:
         _link.check_ifname(ifname, self.prefix)
+        self.known.forget(ifname)
         async with self._lock:
             ipr = await self._iproute()
             idx = await _link.link_index(ipr, ifname)
@@ -160,9 +164,14 @@ class KernelBackend:
 
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         wanted = await resolve_peers(peers)
-        current = await self.device(ifname)
+        current = self.known.get(ifname)
+        read_at = self.known.read_at(ifname)
+        if current is None:
+            read_at = self.known.clock()
+            current = (await self.device(ifname)).peers
         try:
-            changes = plan_peers(current.peers, wanted)
+            changes = plan_peers(current, wanted)
+            after = peers_after(current, wanted)
         except ValueError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}") from exc
         wg = await self._genl()
@@ -171,7 +180,12 @@ class KernelBackend:
                 for peer in peer_messages(change):
                     await wg.set(ifname, peer=peer)
         except NetlinkError as exc:
+            self.known.forget(ifname)
             raise WireGuardOpError(f"{ifname}: {exc}", exc.code) from exc
+        except BaseException:
+            self.known.forget(ifname)
+            raise
+        self.known.put(ifname, after, read_at)
 
     async def close(self) -> None:
         for sock in (self._wg, self._ipr):

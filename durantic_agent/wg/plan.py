@@ -13,9 +13,17 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from durantic_agent.netlink.prefix import parse_prefix
 from durantic_agent.wg.port import PeerSpec, PeerState
 
-__all__ = ["PeerChange", "normalize_endpoint", "normalize_prefix", "plan_peers"]
+__all__ = [
+    "PeerChange",
+    "normalize_endpoint",
+    "normalize_prefix",
+    "peers_after",
+    "plan_peers",
+    "wanted_allowed_ips",
+]
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,19 @@ class PeerChange:
 
 def normalize_prefix(prefix: str) -> str:
     """Canonical "addr/len" with host bits cleared (WireGuard stores them masked)."""
-    return str(ipaddress.ip_network(prefix.strip(), strict=False))
+    return parse_prefix(prefix.strip()).text
+
+
+def _normalized(ips: frozenset[str], known: frozenset[str]) -> frozenset[str]:
+    """`ips` in canonical form. Only what `known` (canonical already) lacks is parsed, so a 50k-prefix set
+    that barely changed costs a C-level set difference instead of 50k parses."""
+    if ips is known:
+        return ips
+    extra = ips - known
+    if not extra:
+        return ips
+    fixed = {normalize_prefix(p) for p in extra}
+    return ips if fixed == extra else (ips - extra) | fixed
 
 
 def normalize_endpoint(endpoint: str) -> str:
@@ -51,20 +71,31 @@ def normalize_endpoint(endpoint: str) -> str:
     return f"[{ip}]:{int(port)}" if ip.version == 6 else f"{ip}:{int(port)}"
 
 
+def wanted_allowed_ips(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> dict[str, frozenset[str]]:
+    """Each wanted peer's allowed IPs, canonical. Raises ValueError when two peers claim the same prefix."""
+    empty: frozenset[str] = frozenset()
+    want_ips = {
+        key: _normalized(spec.allowed_ips, cur.allowed_ips if (cur := current.get(key)) is not None else empty)
+        for key, spec in desired.items()
+    }
+    if sum(map(len, want_ips.values())) != len(empty.union(*want_ips.values())):
+        owner: dict[str, str] = {}
+        for key in sorted(want_ips):
+            for ip in sorted(want_ips[key]):
+                if ip in owner:
+                    raise ValueError(f"allowed IP {ip} is wanted on two peers: {owner[ip]} and {key}")
+                owner[ip] = key
+    return want_ips
+
+
 def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> list[PeerChange]:
     """Ordered changes turning `current` into `desired`; empty when they already agree.
 
     Raises ValueError when two wanted peers claim the same prefix (WireGuard cannot route that).
+    Cost: C-level set operations over the allowed IPs, Python work only for what differs.
     """
-    want_ips: dict[str, frozenset[str]] = {}
-    owner: dict[str, str] = {}
-    for key in sorted(desired):
-        ips = frozenset(normalize_prefix(p) for p in desired[key].allowed_ips)
-        for ip in ips:
-            if ip in owner:
-                raise ValueError(f"allowed IP {ip} is wanted on two peers: {owner[ip]} and {key}")
-            owner[ip] = key
-        want_ips[key] = ips
+    want_ips = wanted_allowed_ips(current, desired)
+    everything: frozenset[str] | None = None  # union of all wanted IPs, built only if some peer loses one
 
     adds: list[PeerChange] = []
     replacing: dict[str, PeerChange] = {}
@@ -86,8 +117,14 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
             continue
         new_endpoint = endpoint if endpoint is not None and endpoint != cur.endpoint else None
         new_keepalive = spec.persistent_keepalive if spec.persistent_keepalive != cur.persistent_keepalive else None
-        lost = cur.allowed_ips - want_ips[key]
-        orphaned = {ip for ip in lost if ip not in owner}
+        same = cur.allowed_ips is want_ips[key]
+        lost = frozenset() if same else cur.allowed_ips - want_ips[key]
+        if lost:
+            if everything is None:
+                everything = frozenset().union(*want_ips.values())
+            orphaned = lost - everything
+        else:
+            orphaned = frozenset()
         if orphaned:
             replacing[key] = PeerChange(
                 public_key=key,
@@ -98,7 +135,7 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
             )
             holds[key] = set(cur.allowed_ips)
             continue
-        gained = want_ips[key] - cur.allowed_ips
+        gained = frozenset() if same else want_ips[key] - cur.allowed_ips
         if gained or new_endpoint is not None or new_keepalive is not None:
             adds.append(
                 PeerChange(
@@ -113,6 +150,26 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
     order = _order_by_takes(takes, holds)
     removals = [PeerChange(public_key=k, remove=True) for k in sorted(current) if k not in desired]
     return adds + [replacing[k] for k in order] + removals
+
+
+def peers_after(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> dict[str, PeerState]:
+    """The device's peers once the plan for (current, desired) is applied, as far as planning needs them
+    (allowed IPs, endpoint, keepalive; counters carried over), so the next plan need not re-read the device."""
+    want_ips = wanted_allowed_ips(current, desired)
+    out: dict[str, PeerState] = {}
+    for key, spec in desired.items():
+        cur = current.get(key)
+        endpoint = normalize_endpoint(spec.endpoint) if spec.endpoint else (cur.endpoint if cur else None)
+        out[key] = PeerState(
+            public_key=key,
+            endpoint=endpoint,
+            allowed_ips=want_ips[key],
+            last_handshake=cur.last_handshake if cur else None,
+            rx_bytes=cur.rx_bytes if cur else 0,
+            tx_bytes=cur.tx_bytes if cur else 0,
+            persistent_keepalive=spec.persistent_keepalive,
+        )
+    return out
 
 
 def _order_by_takes(takes: dict[str, set[str]], holds: dict[str, set[str]]) -> list[str]:

@@ -23,7 +23,8 @@ from durantic_agent.procutil import with_pdeathsig
 from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import b64_to_hex, hex_to_b64, public_key
-from durantic_agent.wg.plan import plan_peers
+from durantic_agent.wg.known import KnownPeers
+from durantic_agent.wg.plan import peers_after, plan_peers
 from durantic_agent.wg.port import DeviceState, PeerSpec, WireGuardOpError
 from durantic_agent.wg.uapi import DEFAULT_SOCKET_DIR, UapiClient, parse_device, render_changes
 
@@ -75,6 +76,7 @@ class UserspaceBackend:
         self._ifaces: dict[str, _Iface] = {}
         self._ipr: Any = None
         self._lock = asyncio.Lock()
+        self.known = KnownPeers()
 
     async def _iproute(self) -> Any:
         if self._ipr is None:
@@ -90,6 +92,7 @@ class UserspaceBackend:
         self, ifname: str, private_key_b64: str, listen_port: int, address: str, mtu: int = 1420
     ) -> None:
         _link.check_ifname(ifname, self.prefix)
+        self.known.forget(ifname)
         async with self._lock:
             st = self._ifaces.get(ifname)
             if st is None:
@@ -168,6 +171,7 @@ class UserspaceBackend:
             await relay
             if st.stopping:
                 return
+            self.known.forget(st.ifname)
             log.error("%s: wireguard-go pid %d exited with %s; restarting", st.ifname, proc.pid, rc)
             if time.monotonic() - started > 60:
                 backoff = self.restart_backoff
@@ -189,6 +193,7 @@ class UserspaceBackend:
                 break
             if st.stopping:
                 return
+            self.known.forget(st.ifname)
             if self.on_restart is not None:
                 self.on_restart(st.ifname)
 
@@ -218,6 +223,7 @@ class UserspaceBackend:
 
     async def delete_interface(self, ifname: str) -> None:
         _link.check_ifname(ifname, self.prefix)
+        self.known.forget(ifname)
         async with self._lock:
             st = self._ifaces.pop(ifname, None)
             if st is not None and st.proc is not None:
@@ -253,13 +259,23 @@ class UserspaceBackend:
 
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         wanted = await resolve_peers(peers)
-        current = await self.device(ifname)
+        current = self.known.get(ifname)
+        read_at = self.known.read_at(ifname)
+        if current is None:
+            read_at = self.known.clock()
+            current = (await self.device(ifname)).peers
         try:
-            changes = plan_peers(current.peers, wanted)
+            changes = plan_peers(current, wanted)
+            after = peers_after(current, wanted)
         except ValueError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}") from exc
         if changes:
-            await self.uapi.set(ifname, render_changes(changes))
+            try:
+                await self.uapi.set(ifname, render_changes(changes))
+            except BaseException:
+                self.known.forget(ifname)  # partly applied, perhaps: read the device next time
+                raise
+        self.known.put(ifname, after, read_at)
 
     async def close(self) -> None:
         async with self._lock:

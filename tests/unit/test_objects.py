@@ -70,3 +70,34 @@ def test_prune_removes_what_the_file_does_not_name(tmp_path: Path) -> None:
     store.apply(parse_doc({"announcements": [{"name": "a", "route": "198.51.100.0/24"}]}))
     store.apply(parse_doc({"announcements": [{"name": "b", "route": "198.51.101.0/24"}]}), prune=True)
     assert [a.name for a in store.state.announcements] == ["b"]
+
+
+def test_route_fast_path_agrees_with_ipaddress() -> None:
+    """The IPv4 fast path in the route validator accepts exactly what ipaddress accepts, in the same form."""
+    import ipaddress
+    import random
+
+    from durantic_agent.objects.announcement import _ipv4_prefix
+
+    rnd = random.Random(7)
+    parts = ["0", "1", "10", "01", "255", "256", "999", "", " 1", "1 ", "٣", "+1", "0x1"]
+    plens = ["0", "8", "24", "32", "33", "024", "", " 24", "+8", "٣", "99", "-1"]
+    cases = ["10.0.0.0/8", "10.0.0.1/8", "0.0.0.0/0", "1.2.3.4/32", "1.2.3/24", "::/0", "1.2.3.0/24 "]
+    for _ in range(3000):
+        addr = ".".join(rnd.choice(parts) for _ in range(rnd.choice([3, 4, 4, 4, 5])))
+        cases.append(f"{addr}/{rnd.choice(plens)}")
+    for plen in range(33):  # valid networks of every length, and the same with one host bit set
+        net = rnd.getrandbits(32) & ~((1 << (32 - plen)) - 1) & 0xFFFFFFFF
+        cases.append(f"{ipaddress.IPv4Address(net)}/{plen}")
+        if plen < 32:
+            cases.append(f"{ipaddress.IPv4Address(net | 1)}/{plen}")
+    accepted = 0
+    for c in cases:
+        try:
+            slow: str | None = str(ipaddress.ip_network(c, strict=True))
+        except ValueError:
+            slow = None
+        fast = _ipv4_prefix(c)
+        assert fast is None or fast == slow, c
+        accepted += fast is not None
+    assert accepted >= 33  # the fast path is actually taken

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from ..aioutil import iterate_in_thread
 from ..errors import AgentError
-from ..gobgp import speaker
+from ..gobgp import bulk, speaker
 from ..gobgp.decode import decode_destination
 from ..gobgp.pb import V4U, V6U, api
 from ..views.model import RibPath
@@ -58,18 +61,26 @@ class AgentViews:
                 if paths:
                     yield paths
 
-    async def iter_rib_rows(self, prefix: str | None = None, chunk: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
-        """`rib_rows` in chunks as gobgpd streams them: a 100k-route listing never sits in memory whole."""
+    def iter_rib_json(self, prefix: str | None = None) -> AsyncIterator[bytes]:
+        """`rib_rows` as JSON arrays of up to 1,000 rows, as gobgpd streams the table.
+
+        The read, decode, row building and encoding run in a worker thread on a blocking channel
+        (gobgp/bulk.py): a 100k-route listing never sits in memory whole, and the event loop only
+        forwards bytes. The maps are snapshotted here, on the loop, before the thread starts.
+        """
         names, installed, reach, health = self._maps()
         asn = self.agent.cfg.machine.asn
-        batch: list[list[RibPath]] = []
-        async for d in self.iter_destinations(prefix):
-            batch.append(d)
-            if len(batch) >= chunk:
-                yield rib_rows(batch, names, installed, reach, health, asn)
-                batch = []
-        if batch:
-            yield rib_rows(batch, names, installed, reach, health, asn)
+        channel = self.agent.client().blocking_channel()
+        families = [f for f in (V4U, V6U) if not prefix or (":" in prefix) == (f is V6U)]
+
+        def produce() -> Iterator[bytes]:
+            for fam in families:
+                for dests in bulk.list_destinations(channel, fam, prefix):
+                    rows = rib_rows([decode_destination(d) for d in dests], names, installed, reach, health, asn)
+                    if rows:
+                        yield orjson.dumps(rows, default=str)
+
+        return iterate_in_thread(produce)
 
     def _maps(self) -> tuple[dict[str, str], set[str], dict[str, str], dict[str, str]]:
         a = self.agent

@@ -21,29 +21,39 @@ __all__ = ["GobgpClient", "translate_rpc_error"]
 _MAX_MSG = 256 << 20  # gobgpd's own server limit; ListPath of a big table needs it
 
 
-def translate_rpc_error(exc: grpc.aio.AioRpcError, what: str) -> Exception:
+def translate_rpc_error(exc: grpc.aio.AioRpcError | grpc.Call, what: str) -> Exception:
     if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
         return SidecarUnavailable(f"{what}: gobgpd unavailable ({exc.details()})")
     return SidecarRejected(f"{what}: {exc.details()}")
 
 
+_OPTIONS = [
+    ("grpc.max_receive_message_length", _MAX_MSG),
+    ("grpc.max_send_message_length", _MAX_MSG),
+    # gRPC's default 1 s reconnect backoff would dominate a gobgpd restart (~15 ms to ready)
+    ("grpc.initial_reconnect_backoff_ms", 20),
+    ("grpc.min_reconnect_backoff_ms", 20),
+    ("grpc.max_reconnect_backoff_ms", 200),
+]
+
+
 class GobgpClient:
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
-        self.channel = grpc.aio.insecure_channel(
-            f"unix://{socket_path}",
-            options=[
-                ("grpc.max_receive_message_length", _MAX_MSG),
-                ("grpc.max_send_message_length", _MAX_MSG),
-                # gRPC's default 1 s reconnect backoff would dominate a gobgpd restart (~15 ms to ready)
-                ("grpc.initial_reconnect_backoff_ms", 20),
-                ("grpc.min_reconnect_backoff_ms", 20),
-                ("grpc.max_reconnect_backoff_ms", 200),
-            ],
-        )
+        self._blocking: grpc.Channel | None = None
+        self.channel = grpc.aio.insecure_channel(f"unix://{socket_path}", options=_OPTIONS)
         self.stub = rpc.GobgpApiStub(self.channel)
 
+    def blocking_channel(self) -> grpc.Channel:
+        """A blocking channel to the same gobgpd, for bulk reads in worker threads (gobgp/bulk.py)."""
+        if self._blocking is None:
+            self._blocking = grpc.insecure_channel(f"unix://{self.socket_path}", options=_OPTIONS)
+        return self._blocking
+
     async def close(self) -> None:
+        if self._blocking is not None:
+            self._blocking.close()
+            self._blocking = None
         await self.channel.close()
 
     async def call(self, method: str, request: Any, timeout: float = 10.0) -> Any:

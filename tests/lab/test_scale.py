@@ -63,6 +63,26 @@ def test_deleted_route_gone_from_every_member(lab: Lab, big: ScaleMesh) -> None:
     print(f"withdrawn route gone from {N} RIBs after {took:.2f} s (polled with the gobgp CLI)")
 
 
+def test_rib_json_lists_what_gobgpd_holds(big: ScaleMesh) -> None:
+    """The whole-table listing (read in bulk, off the event loop) against the gobgp CLI on the same
+    gobgpd: the same destinations, every path of each, and the same best path first."""
+    import json
+
+    m = big.agent(3)
+    want = rib(gobgpd_socket(m))
+    r = m.cli("rib", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["prefix"]: row for row in json.loads(r.stdout) if row["family"] == "ipv4"}
+    assert set(rows) == set(want)
+    assert len(want) >= N  # every member's /32 at least
+    for prefix, paths in want.items():
+        got = rows[prefix]["paths"]
+        assert len(got) == len(paths), prefix
+        best = next(p for p in paths if p.get("best"))
+        assert got[0]["best"], prefix
+        assert got[0]["as_path"] == as_path(best), prefix
+
+
 def test_every_relay_is_a_transit_candidate(lab: Lab, big: ScaleMesh) -> None:
     x, y = big.machines[1], big.machines[2]  # n02 originates, n03 looks
     lab.sh(x.ns, "ip addr add 10.202.0.1/32 dev lo")

@@ -1,0 +1,70 @@
+"""Running a blocking producer in a worker thread and consuming it from the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import TypeVar
+
+__all__ = ["iterate_in_thread"]
+
+T = TypeVar("T")
+
+
+class _End:
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+async def iterate_in_thread(produce: Callable[[], Iterator[T]], ahead: int = 4) -> AsyncGenerator[T, None]:
+    """Items of `produce()` (run in the default executor) as they come, at most `ahead` in flight.
+
+    The bound keeps a slow consumer (a client reading a 100k-route listing slowly) from letting the
+    producer pile the whole result up in memory. When the consumer stops early (client gone, task
+    cancelled), the producer stops at its next item and its iterator is closed, which ends its RPC.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[T | _End] = asyncio.Queue()
+    room = threading.Semaphore(ahead)
+    stop = threading.Event()
+
+    def deliver(item: T | _End) -> bool:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+            return True
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            return False
+
+    def run() -> None:
+        it = produce()
+        try:
+            for item in it:
+                while not room.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                if stop.is_set() or not deliver(item):
+                    return
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            deliver(_End(e))
+            return
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+        deliver(_End(None))
+
+    worker = loop.run_in_executor(None, run)
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            room.release()
+            yield item
+    finally:
+        stop.set()
+        # the thread notices within 0.2 s; its result is not needed, only that an error is not lost
+        worker.add_done_callback(lambda f: f.exception())

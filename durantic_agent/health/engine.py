@@ -282,7 +282,7 @@ class HealthEngine:
         c.last = result
         c.last_probe_at = time.time()
         c.drift = drift
-        self._metrics.probe(c.name, result.latency, drift)
+        self._metrics.probe(c.name, result.latency, drift, result.ok)
         _, c.counters, tr = step(c.state, c.counters, result.ok, spec.healthy_threshold, spec.unhealthy_threshold)
         if tr is None:
             return

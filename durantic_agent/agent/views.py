@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..aioutil import iterate_in_thread
+from ..aioutil import gc_paused, iterate_in_thread
 from ..errors import AgentError
 from ..gobgp import bulk, speaker
 from ..gobgp.decode import decode_destination
@@ -74,11 +74,13 @@ class AgentViews:
         families = [f for f in (V4U, V6U) if not prefix or (":" in prefix) == (f is V6U)]
 
         def produce() -> Iterator[bytes]:
-            for fam in families:
-                for dests in bulk.list_destinations(channel, fam, prefix):
-                    rows = rib_rows([decode_destination(d) for d in dests], names, installed, reach, health, asn)
-                    if rows:
-                        yield orjson.dumps(rows, default=str)
+            with gc_paused():
+                for fam in families:
+                    for dests in bulk.list_destinations(channel, fam, prefix):
+                        paths = [decode_destination(d) for d in dests]
+                        rows = rib_rows(paths, names, installed, reach, health, asn)
+                        if rows:
+                            yield orjson.dumps(rows, default=str)
 
         return iterate_in_thread(produce)
 

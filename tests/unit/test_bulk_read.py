@@ -62,3 +62,24 @@ async def test_iterate_in_thread_stops_the_producer_when_the_consumer_leaves() -
     await agen.aclose()
     assert await asyncio.to_thread(closed.wait, 5), "the producer's iterator was never closed"
     assert len(produced) < 20  # bounded: it did not run ahead to the end
+
+
+def test_gc_paused_nests_and_restores() -> None:
+    import gc
+
+    from durantic_agent.aioutil import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()

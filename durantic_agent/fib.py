@@ -153,12 +153,12 @@ class FibDelta:
 
 def diff_fib(old: Fib, new: Fib) -> FibDelta:
     """Destinations whose kernel route differs, and peers whose AllowedIPs differ (O(table))."""
-    routes = {d for d, r in new.routes.items() if (o := old.routes.get(d)) is not r and o != r}
+    routes = {d for d, r in new.routes.items() if (was := old.routes.get(d)) is not r and was != r}
     routes.update(d for d in old.routes if d not in new.routes)
     peers: set[tuple[str, str]] = set()
     for ifname in old.allowed.keys() | new.allowed.keys():
-        o, n = old.allowed.get(ifname, {}), new.allowed.get(ifname, {})
-        peers.update((ifname, k) for k in o.keys() | n.keys() if o.get(k) != n.get(k))
+        before, after = old.allowed.get(ifname, {}), new.allowed.get(ifname, {})
+        peers.update((ifname, k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     return FibDelta(routes, peers)
 
 

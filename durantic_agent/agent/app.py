@@ -23,7 +23,7 @@ from ..config import AgentConfig, load_config
 from ..config.schema import WG_PREFIX
 from ..desired import Desired, DrainPhase, PathSpec, desired
 from ..errors import AgentError, ConfigError, SidecarError
-from ..fib import BestPath, Fib, MemberRef, desired_fib, mesh_members
+from ..fib import BestPath, Fib, MemberRef, mesh_members
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.policy import reconcile_policies
@@ -45,6 +45,7 @@ from ..wg.port import PeerSpec as WgPeerSpec
 from ..wg.port import WireGuardBackend
 from ..wg.select import open_backend
 from .controller import Controller
+from .fibsync import FibSync
 from .views import AgentViews
 
 __all__ = ["Agent"]
@@ -89,6 +90,7 @@ class Agent:
         self._wg_ready: set[str] = set()
         self._wg_applied: dict[str, dict[str, WgPeerSpec]] = {}
         self._routes_applied: dict[str, Route] | None = None
+        self._fib_sync = FibSync()  # what changed since the FIB was computed / applied (incremental passes)
         self._policies_applied: DesiredPolicies | None = None
         self._vips_applied: set[str] | None = None
         self.passwords: dict[str, str] = {}
@@ -289,11 +291,28 @@ class Agent:
         self.controller.wake()
 
     def compute_fib(self) -> Fib:
-        self.fib = desired_fib(self.cfg, self.best.values(), self.members, self.carriers)
+        self.fib = self._fib_sync.compute(self.fib, self.cfg, self.best, self.members, self.carriers)
         return self.fib
 
     async def _reconcile_wireguard(self) -> int:
         fib = self.compute_fib()
+        # every peer's spec is built before the first await, so the pending changes are consumed whole
+        pending = self._fib_sync.take_peers()
+        specs = {
+            mesh.ifname: {
+                m.public_key: WgPeerSpec(
+                    public_key=m.public_key,
+                    endpoint=m.endpoint,
+                    allowed_ips=self._fib_sync.peer_allowed(
+                        (mesh.ifname, m.public_key), pending, fib.allowed.get(mesh.ifname, {})
+                    ),
+                    persistent_keepalive=mesh.persistent_keepalive,
+                )
+                for m in mesh.members or []
+                if m.public_key != self.own_public_keys.get(mesh.name)
+            }
+            for mesh in self.cfg.meshes
+        }
         if self.wg is None:
             return 0
         changes = 0
@@ -312,17 +331,7 @@ class Agent:
                 self._wg_ready.add(mesh.ifname)
                 self._wg_applied.pop(mesh.ifname, None)
                 changes += 1
-            allowed = fib.allowed.get(mesh.ifname, {})
-            peers = {
-                m.public_key: WgPeerSpec(
-                    public_key=m.public_key,
-                    endpoint=m.endpoint,
-                    allowed_ips=frozenset(allowed.get(m.public_key, set())),
-                    persistent_keepalive=mesh.persistent_keepalive,
-                )
-                for m in mesh.members or []
-                if m.public_key != self.own_public_keys.get(mesh.name)
-            }
+            peers = specs[mesh.ifname]
             if self._wg_applied.get(mesh.ifname) != peers:
                 await self.wg.set_peers(mesh.ifname, peers)
                 self._wg_applied[mesh.ifname] = peers
@@ -330,18 +339,34 @@ class Agent:
         return changes
 
     async def _reconcile_fib(self) -> int:
+        pending = self._fib_sync.take_routes()
         if not self.cfg.fib.enabled or self.stopping:
+            self._fib_sync.routes_pending = None
             return 0
         want = self.fib.routes
         current = self._routes_applied
-        if current is None:
-            current = await self.kernel_routes.dump()
-        to_replace, to_delete = routes_diff(want, current)
-        if to_delete:
-            await self.kernel_routes.delete(to_delete)
-        if to_replace:
-            await self.kernel_routes.replace(to_replace)
-        self._routes_applied = dict(want)
+        try:
+            if current is None:
+                current = await self.kernel_routes.dump()
+                pending = None
+            # only the destinations that changed since the last pass, unless that is unknown
+            to_replace, to_delete = routes_diff(want, current, pending)
+            if to_delete:
+                await self.kernel_routes.delete(to_delete)
+            if to_replace:
+                await self.kernel_routes.replace(to_replace)
+        except BaseException:
+            self._fib_sync.routes_pending = None  # partly applied, perhaps: diff everything next time
+            raise
+        if pending is None or self._routes_applied is None:
+            self._routes_applied = dict(want)
+        else:
+            applied = self._routes_applied
+            for dst in pending:
+                if (r := want.get(dst)) is None:
+                    applied.pop(dst, None)
+                else:
+                    applied[dst] = r
         return len(to_replace) + len(to_delete)
 
     async def _watch_rib(self) -> None:
@@ -354,14 +379,18 @@ class Agent:
                 continue
             try:
                 seen = 0
+                sync = self._fib_sync
                 async for init, changes in watch_best(client):
                     if init:
                         self.best = {}
+                        sync.best_reset()
                     for bp, withdrawn in changes:
                         if withdrawn:
                             self.best.pop(bp.prefix, None)
+                            sync.best_change(bp.prefix, None)
                         else:
                             self.best[bp.prefix] = bp
+                            sync.best_change(bp.prefix, bp)
                     self.controller.wake_batched()
                     seen += len(changes)
                     if seen >= 512:

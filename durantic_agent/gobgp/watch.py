@@ -10,14 +10,20 @@ the full `decode_path` (AS path, communities, ...) was a large part of the agent
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import grpc.aio
+
 from ..fib import BestPath
-from .client import GobgpClient
+from .client import GobgpClient, translate_rpc_error
 from .pb import api, attr
 
-__all__ = ["best_path", "watch_best"]
+__all__ = ["Backlog", "best_path", "watch_best"]
+
+log = logging.getLogger("durantic.gobgp")
 
 _URL = "type.googleapis.com/apipb."
 _PREFIX_URL = _URL + "IPAddressPrefix"
@@ -65,18 +71,61 @@ def best_path(p: Any) -> BestPath:
     return BestPath(prefix, next_hop, not nip or nip == "<nil>")
 
 
-async def watch_best(client: GobgpClient) -> AsyncIterator[tuple[bool, list[tuple[BestPath, bool]]]]:
-    """Yields (is_init, [(path, withdrawn)]) per event."""
+class Backlog:
+    """Tells from the ages of arriving paths that the reader is far behind gobgpd.
+
+    gobgpd sends one WatchEvent per path, and a reader that fell behind (a burst of 50,000 routes, a
+    paused process) drains them at a few thousand a second; a fresh subscription with init=True carries
+    the whole table in one message, ~5x cheaper at 50k. Behind = `threshold` paths in a row older than
+    `lag` seconds: a best path that moves to an old path (a backup) is old too, but among fresh ones,
+    so ordinary churn resets the run; a long run of old paths is either a backlog or a mass failover,
+    and for both the snapshot is the cheaper way through."""
+
+    def __init__(self, lag: float = 2.0, threshold: int = 5000) -> None:
+        self.lag = lag
+        self.threshold = threshold
+        self.run = 0
+
+    def observe(self, ages: Iterable[float], now: float) -> bool:
+        for age in ages:
+            self.run = self.run + 1 if now - age > self.lag else 0
+        return self.run >= self.threshold
+
+
+async def watch_best(
+    client: GobgpClient, *, lag: float = 2.0, resync_after: int = 5000, min_interval: float = 30.0
+) -> AsyncIterator[tuple[bool, list[tuple[BestPath, bool]]]]:
+    """Yields (is_init, [(path, withdrawn)]) per event. An init event replaces everything known before: it
+    comes first, and again when the reader resubscribes because it fell behind (see Backlog), at most
+    once per `min_interval` seconds."""
     req = api.WatchEventRequest(
         table=api.WatchEventRequest.Table(
             filters=[api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST, init=True)]
         )
     )
-    first = True
-    async for ev in client.stream("WatchEvent", req):
-        if not ev.HasField("table"):
-            continue
-        out = [(best_path(p), p.is_withdraw) for p in ev.table.paths]
-        if out or first:
-            yield first, out
-        first = False
+    last_sync = time.monotonic()
+    while True:
+        first = True
+        behind = Backlog(lag, resync_after)
+        call = client.stub.WatchEvent(req)
+        try:
+            async for ev in call:
+                if not ev.HasField("table"):
+                    continue
+                paths = ev.table.paths
+                out = [(best_path(p), p.is_withdraw) for p in paths]
+                if out or first:
+                    yield first, out
+                if not first and behind.observe((p.age.seconds + p.age.nanos * 1e-9 for p in paths), time.time()):
+                    if time.monotonic() - last_sync >= min_interval:
+                        break
+                    behind.run = 0
+                first = False
+            else:
+                return
+        except grpc.aio.AioRpcError as e:
+            raise translate_rpc_error(e, "WatchEvent") from None
+        finally:
+            call.cancel()  # gobgpd drops the watcher (and its queue) now, not when the call is collected
+        log.info("best-path watch is %d+ paths behind gobgpd: resubscribing for a snapshot", behind.run)
+        last_sync = time.monotonic()

@@ -18,7 +18,7 @@ from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import public_key
 from durantic_agent.wg.known import KnownPeers
-from durantic_agent.wg.plan import PeerChange, peers_after, plan_peers
+from durantic_agent.wg.plan import PeerChange, plan_and_result
 from durantic_agent.wg.port import DeviceState, PeerSpec, PeerState, WireGuardOpError
 
 __all__ = ["KernelBackend", "peer_messages"]
@@ -170,8 +170,7 @@ class KernelBackend:
             read_at = self.known.clock()
             current = (await self.device(ifname)).peers
         try:
-            changes = plan_peers(current, wanted)
-            after = peers_after(current, wanted)
+            changes, after = plan_and_result(current, wanted)
         except ValueError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}") from exc
         wg = await self._genl()

@@ -21,6 +21,7 @@ __all__ = [
     "normalize_endpoint",
     "normalize_prefix",
     "peers_after",
+    "plan_and_result",
     "plan_peers",
     "wanted_allowed_ips",
 ]
@@ -72,19 +73,24 @@ def normalize_endpoint(endpoint: str) -> str:
 
 
 def wanted_allowed_ips(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> dict[str, frozenset[str]]:
-    """Each wanted peer's allowed IPs, canonical. Raises ValueError when two peers claim the same prefix."""
+    """Each wanted peer's allowed IPs, canonical. Raises ValueError when two peers claim the same prefix.
+
+    A device never gives one prefix to two peers, so a prefix wanted twice is new (not in `current`) on at
+    least one of them: only those are checked, not the whole table."""
     empty: frozenset[str] = frozenset()
     want_ips = {
         key: _normalized(spec.allowed_ips, cur.allowed_ips if (cur := current.get(key)) is not None else empty)
         for key, spec in desired.items()
     }
-    if sum(map(len, want_ips.values())) != len(empty.union(*want_ips.values())):
-        owner: dict[str, str] = {}
-        for key in sorted(want_ips):
-            for ip in sorted(want_ips[key]):
-                if ip in owner:
-                    raise ValueError(f"allowed IP {ip} is wanted on two peers: {owner[ip]} and {key}")
-                owner[ip] = key
+    for key in sorted(want_ips):
+        cur = current.get(key)
+        ips = want_ips[key]
+        new = ips if cur is None else (empty if ips is cur.allowed_ips else ips - cur.allowed_ips)
+        for other in sorted(want_ips):
+            if other != key and not new.isdisjoint(want_ips[other]):
+                ip = min(new & want_ips[other])
+                first, second = sorted((key, other))
+                raise ValueError(f"allowed IP {ip} is wanted on two peers: {first} and {second}")
     return want_ips
 
 
@@ -94,16 +100,37 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
     Raises ValueError when two wanted peers claim the same prefix (WireGuard cannot route that).
     Cost: C-level set operations over the allowed IPs, Python work only for what differs.
     """
-    want_ips = wanted_allowed_ips(current, desired)
-    everything: frozenset[str] | None = None  # union of all wanted IPs, built only if some peer loses one
+    return plan_and_result(current, desired)[0]
 
+
+def peers_after(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> dict[str, PeerState]:
+    """The device's peers once the plan for (current, desired) is applied, as far as planning needs them
+    (allowed IPs, endpoint, keepalive; counters carried over), so the next plan need not re-read the device."""
+    return plan_and_result(current, desired)[1]
+
+
+def plan_and_result(
+    current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
+) -> tuple[list[PeerChange], dict[str, PeerState]]:
+    """(plan_peers, peers_after) in one go."""
+    want_ips = wanted_allowed_ips(current, desired)
     adds: list[PeerChange] = []
     replacing: dict[str, PeerChange] = {}
     holds: dict[str, set[str]] = {}  # what each replacing peer holds now, to order replacements
+    after: dict[str, PeerState] = {}
     for key in sorted(desired):
         spec = desired[key]
         endpoint = normalize_endpoint(spec.endpoint) if spec.endpoint else None
         cur = current.get(key)
+        after[key] = PeerState(
+            public_key=key,
+            endpoint=endpoint if endpoint is not None else (cur.endpoint if cur else None),
+            allowed_ips=want_ips[key],
+            last_handshake=cur.last_handshake if cur else None,
+            rx_bytes=cur.rx_bytes if cur else 0,
+            tx_bytes=cur.tx_bytes if cur else 0,
+            persistent_keepalive=spec.persistent_keepalive,
+        )
         if cur is None:
             adds.append(
                 PeerChange(
@@ -119,12 +146,7 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
         new_keepalive = spec.persistent_keepalive if spec.persistent_keepalive != cur.persistent_keepalive else None
         same = cur.allowed_ips is want_ips[key]
         lost = frozenset() if same else cur.allowed_ips - want_ips[key]
-        if lost:
-            if everything is None:
-                everything = frozenset().union(*want_ips.values())
-            orphaned = lost - everything
-        else:
-            orphaned = frozenset()
+        orphaned = [ip for ip in lost if not any(ip in ips for ips in want_ips.values())]
         if orphaned:
             replacing[key] = PeerChange(
                 public_key=key,
@@ -149,27 +171,7 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
     takes = {k: set(replacing[k].allowed_ips) for k in replacing}
     order = _order_by_takes(takes, holds)
     removals = [PeerChange(public_key=k, remove=True) for k in sorted(current) if k not in desired]
-    return adds + [replacing[k] for k in order] + removals
-
-
-def peers_after(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> dict[str, PeerState]:
-    """The device's peers once the plan for (current, desired) is applied, as far as planning needs them
-    (allowed IPs, endpoint, keepalive; counters carried over), so the next plan need not re-read the device."""
-    want_ips = wanted_allowed_ips(current, desired)
-    out: dict[str, PeerState] = {}
-    for key, spec in desired.items():
-        cur = current.get(key)
-        endpoint = normalize_endpoint(spec.endpoint) if spec.endpoint else (cur.endpoint if cur else None)
-        out[key] = PeerState(
-            public_key=key,
-            endpoint=endpoint,
-            allowed_ips=want_ips[key],
-            last_handshake=cur.last_handshake if cur else None,
-            rx_bytes=cur.rx_bytes if cur else 0,
-            tx_bytes=cur.tx_bytes if cur else 0,
-            persistent_keepalive=spec.persistent_keepalive,
-        )
-    return out
+    return adds + [replacing[k] for k in order] + removals, after
 
 
 def _order_by_takes(takes: dict[str, set[str]], holds: dict[str, set[str]]) -> list[str]:

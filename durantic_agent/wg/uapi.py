@@ -8,8 +8,10 @@ desynchronising the next one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from durantic_agent.wg.keys import b64_to_hex, hex_to_b64
@@ -20,6 +22,7 @@ __all__ = [
     "DEFAULT_SOCKET_DIR",
     "UapiClient",
     "parse_device",
+    "parse_device_text",
     "parse_reply",
     "render_changes",
 ]
@@ -93,6 +96,30 @@ def parse_device(ifname: str, pairs: Iterable[tuple[str, str]], public_key: str 
     return DeviceState(ifname=ifname, public_key=public_key, listen_port=listen_port, peers=peers)
 
 
+_ALLOWED = re.compile(r"^allowed_ip=(.*)$", re.M)
+_OTHER = re.compile(r"^(?!allowed_ip=)([^=\n]+)=(.*)$", re.M)
+_ERRNO = re.compile(r"^errno=(-?\d+)$", re.M)
+
+
+def parse_device_text(ifname: str, text: str, public_key: Callable[[str], str | None]) -> DeviceState:
+    """`parse_device(parse_reply(text))`, but the allowed IPs (nearly every line of a big device, read on
+    every liveness poll) are collected by a regex per peer instead of a Python loop per line."""
+    errnos = _ERRNO.findall(text)
+    if not errnos:
+        raise WireGuardOpError("UAPI reply without errno")
+    parse_reply(f"errno={errnos[-1]}\n")  # raises on errno != 0
+    chunks = ("\n" + text).split("\npublic_key=")
+    head = _OTHER.findall(chunks[0])
+    priv = next((v for k, v in head if k == "private_key"), "")
+    dev = parse_device(ifname, head, public_key(priv))
+    peers: dict[str, PeerState] = {}
+    for chunk in chunks[1:]:
+        key_hex, _, rest = chunk.partition("\n")
+        for key, st in parse_device(ifname, [("public_key", key_hex), *_OTHER.findall(rest)], None).peers.items():
+            peers[key] = dataclasses.replace(st, allowed_ips=frozenset(_ALLOWED.findall(rest)))
+    return dataclasses.replace(dev, peers=peers)
+
+
 def render_changes(changes: Sequence[PeerChange]) -> list[str]:
     """UAPI set lines for ordered peer changes (no framing)."""
     lines: list[str] = []
@@ -122,6 +149,13 @@ class UapiClient:
         return self.socket_dir / f"{ifname}.sock"
 
     async def _exchange(self, ifname: str, request: str) -> list[tuple[str, str]]:
+        text = await self._exchange_text(ifname, request)
+        try:
+            return parse_reply(text)
+        except WireGuardOpError as exc:
+            raise WireGuardOpError(f"{ifname}: {exc}", exc.errno) from exc
+
+    async def _exchange_text(self, ifname: str, request: str) -> str:
         path = self.socket_path(ifname)
         try:
             async with asyncio.timeout(self.timeout):
@@ -136,13 +170,18 @@ class UapiClient:
             raise WireGuardOpError(f"{ifname}: UAPI socket {path}: {exc}") from exc
         except TimeoutError as exc:
             raise WireGuardOpError(f"{ifname}: UAPI socket {path}: no answer in {self.timeout}s") from exc
-        try:
-            return parse_reply(data.decode())
-        except WireGuardOpError as exc:
-            raise WireGuardOpError(f"{ifname}: {exc}", exc.errno) from exc
+        return data.decode()
 
     async def get(self, ifname: str) -> list[tuple[str, str]]:
         return await self._exchange(ifname, "get=1\n\n")
+
+    async def get_device(self, ifname: str, public_key: Callable[[str], str | None]) -> DeviceState:
+        """get=1 parsed straight into a DeviceState; `public_key` maps the hex private key (or "") to it."""
+        text = await self._exchange_text(ifname, "get=1\n\n")
+        try:
+            return parse_device_text(ifname, text, public_key)
+        except WireGuardOpError as exc:
+            raise WireGuardOpError(f"{ifname}: {exc}", exc.errno) from exc
 
     async def set(self, ifname: str, lines: Sequence[str]) -> None:
         await self._exchange(ifname, "set=1\n" + "".join(f"{line}\n" for line in lines) + "\n")

@@ -24,9 +24,9 @@ from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import b64_to_hex, hex_to_b64, public_key
 from durantic_agent.wg.known import KnownPeers
-from durantic_agent.wg.plan import peers_after, plan_peers
+from durantic_agent.wg.plan import plan_and_result
 from durantic_agent.wg.port import DeviceState, PeerSpec, WireGuardOpError
-from durantic_agent.wg.uapi import DEFAULT_SOCKET_DIR, UapiClient, parse_device, render_changes
+from durantic_agent.wg.uapi import DEFAULT_SOCKET_DIR, UapiClient, render_changes
 
 __all__ = ["UserspaceBackend", "find_wireguard_go"]
 
@@ -52,6 +52,10 @@ class _Iface:
     proc: asyncio.subprocess.Process | None = None  # None: adopted, not our child
     supervisor: asyncio.Task[None] | None = None
     stopping: bool = False
+
+
+def _public_key_of_hex(private_hex: str) -> str | None:
+    return public_key(hex_to_b64(private_hex)) if private_hex and private_hex.strip("0") else None
 
 
 class UserspaceBackend:
@@ -252,10 +256,7 @@ class UserspaceBackend:
         return sorted(n for n in names if n.startswith(self.prefix) and n in links)
 
     async def device(self, ifname: str) -> DeviceState:
-        pairs = await self.uapi.get(ifname)
-        priv = next((v for k, v in pairs if k == "private_key"), None)
-        pub = public_key(hex_to_b64(priv)) if priv and priv.strip("0") else None
-        return parse_device(ifname, pairs, pub)
+        return await self.uapi.get_device(ifname, _public_key_of_hex)
 
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         wanted = await resolve_peers(peers)
@@ -265,8 +266,7 @@ class UserspaceBackend:
             read_at = self.known.clock()
             current = (await self.device(ifname)).peers
         try:
-            changes = plan_peers(current, wanted)
-            after = peers_after(current, wanted)
+            changes, after = plan_and_result(current, wanted)
         except ValueError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}") from exc
         if changes:

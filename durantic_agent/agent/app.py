@@ -238,12 +238,12 @@ class Agent:
 
     def _observe_changes(self, removed: list[PathSpec], added: list[PathSpec]) -> None:
         now = time.monotonic()
+        checked = set(self.health.names())
         for spec, action in [(s, "withdrawn") for s in removed] + [(s, "announced") for s in added]:
             if not spec.owner or spec.owner.startswith("mesh:"):
                 continue
-            AGENT_METRICS.changes.labels(spec.owner, action).inc()
-            AGENT_METRICS.announced.labels(spec.owner).set(1 if action == "announced" else 0)
-            if spec.owner in self.health.names():
+            AGENT_METRICS.announcement_change(spec.owner, action == "announced")
+            if spec.owner in checked:
                 decided = self.health.status(spec.owner).decided_at_monotonic
                 if decided is not None and now - decided < 60:
                     AGENT_METRICS.failover_seconds.observe(now - decided)

@@ -53,8 +53,9 @@ class Announcement(BaseModel):
     vip: IPAddr | None = None
     route: str | None = None
     health_check: HealthCheck | None = None
-    communities: list[Community] = []
-    large_communities: list[LargeCommunity] = []
+    # default_factory: a literal [] default is deep-copied for every instance (10k in one apply)
+    communities: list[Community] = Field(default_factory=list)
+    large_communities: list[LargeCommunity] = Field(default_factory=list)
     med: Annotated[int, Field(ge=0, le=4294967295)] | None = None
     next_hop: IPAddr | None = None
     enabled: bool = True

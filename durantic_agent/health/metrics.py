@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -48,6 +49,7 @@ class CheckMetrics:
             buckets=_DRIFT_BUCKETS,
         )
         self._pass, self._fail = self.probes.labels("pass"), self.probes.labels("fail")
+        self._last: dict[str, Any] = {}
 
     def set_state(self, check: str, state: State, passing: bool) -> None:
         for s in State:
@@ -58,7 +60,11 @@ class CheckMetrics:
         self.transitions.labels(check, to.value).inc()
 
     def probe(self, check: str, seconds: float, drift: float, ok: bool = True) -> None:
-        self.last_probe_seconds.labels(check).set(seconds)
+        # labels() is ~5 us; at 1,000 probes a second the child is looked up once per check
+        child = self._last.get(check)
+        if child is None:
+            child = self._last[check] = self.last_probe_seconds.labels(check)
+        child.set(seconds)
         self.probe_seconds.observe(seconds)
         (self._pass if ok else self._fail).inc()
         self.drift_seconds.observe(max(drift, 0.0))
@@ -71,6 +77,7 @@ class CheckMetrics:
                 self.transitions.remove(check, s.value)
         with contextlib.suppress(KeyError):
             self.passing.remove(check)
+        self._last.pop(check, None)
         with contextlib.suppress(KeyError):
             self.last_probe_seconds.remove(check)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .harness import GOBGP, Lab, gobgp_cli, run, wait_for
+from .harness import GOBGP, Lab, WaitTimeout, gobgp_cli, run, wait_for
 from .mesh import wg_allowed
 from .scale import (
     ScaleMesh,
@@ -65,22 +65,36 @@ def test_deleted_route_gone_from_every_member(lab: Lab, big: ScaleMesh) -> None:
 
 def test_rib_json_lists_what_gobgpd_holds(big: ScaleMesh) -> None:
     """The whole-table listing (read in bulk, off the event loop) against the gobgp CLI on the same
-    gobgpd: the same destinations, every path of each, and the same best path first."""
+    gobgpd: the same destinations, every path of each, and the same best path first. The two listings
+    are taken one after the other, so they are compared until the table holds still between them."""
     import json
 
     m = big.agent(3)
-    want = rib(gobgpd_socket(m))
-    r = m.cli("rib", "--json")
-    assert r.returncode == 0, r.stderr
-    rows = {row["prefix"]: row for row in json.loads(r.stdout) if row["family"] == "ipv4"}
-    assert set(rows) == set(want)
-    assert len(want) >= N  # every member's /32 at least
-    for prefix, paths in want.items():
-        got = rows[prefix]["paths"]
-        assert len(got) == len(paths), prefix
-        best = next(p for p in paths if p.get("best"))
-        assert got[0]["best"], prefix
-        assert got[0]["as_path"] == as_path(best), prefix
+    last: list[str] = []
+
+    def mismatch() -> str | None:
+        want = rib(gobgpd_socket(m))
+        r = m.cli("rib", "--json")
+        assert r.returncode == 0, r.stderr
+        rows = {row["prefix"]: row for row in json.loads(r.stdout) if row["family"] == "ipv4"}
+        if set(rows) != set(want):
+            return f"destinations differ: {sorted(set(rows) ^ set(want))}"
+        for prefix, paths in want.items():
+            got = rows[prefix]["paths"]
+            best = next((p for p in paths if p.get("best")), None)
+            if len(got) != len(paths) or best is None or not got[0]["best"] or got[0]["as_path"] != as_path(best):
+                return f"{prefix}: {len(got)} paths listed, gobgp shows {len(paths)}"
+        assert len(want) >= N  # every member's /32 at least
+        return None
+
+    def agree() -> bool:
+        last[:] = [mismatch() or ""]
+        return not last[0]
+
+    try:
+        wait_for(agree, 60, "durantic rib --json and gobgp global rib agree", interval=1.0)
+    except WaitTimeout:
+        pytest.fail(f"the listings never agreed; last difference: {last[0] if last else 'none seen'}")
 
 
 def test_every_relay_is_a_transit_candidate(lab: Lab, big: ScaleMesh) -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -299,8 +300,23 @@ class Lab:
                     os.kill(int(pid), signal.SIGKILL)
             run(["ip", "netns", "del", ns], check=False)
         self.namespaces.clear()
+        _remove_stale_uapi_sockets(f"dur-{self.prefix}")
         if os.environ.get("DURANTIC_KEEP_LAB") != "1":
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _remove_stale_uapi_sockets(prefix: str, directory: Path = Path("/var/run/wireguard")) -> None:
+    """wireguard-go killed with SIGKILL (crash tests, parent-death) leaves its UAPI socket file behind in
+    the one directory all namespaces share. Only our own names, and only sockets nobody listens on."""
+    for path in directory.glob(f"{prefix}*.sock"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            except OSError:
+                pass
 
 
 def gobgp_cli(sock: Path, *args: str) -> Any:

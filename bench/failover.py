@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,6 +22,19 @@ from tests.lab.harness import GOBGP, Lab, run, wait_for
 
 VIP = "10.50.0.10/32"
 ASNS = {"a": 4200000001, "b": 4200000002}
+
+
+def exec_vip_doc(vip: str, flag: Path) -> dict[str, Any]:
+    """One VIP whose exec check passes while `flag` exists, probed every 100 ms, thresholds 1: deleting
+    the file is a failover whose deciding probe the agent timestamps."""
+    check = {
+        "exec": {"command": ["/usr/bin/test", "-e", str(flag)]},
+        "interval": "100ms",
+        "timeout": "100ms",
+        "healthy_threshold": 1,
+        "unhealthy_threshold": 1,
+    }
+    return {"announcements": [{"name": "vip", "vip": vip, "health_check": check}]}
 
 
 async def _watch(sock: str, events: list[tuple[float, str]], ready: asyncio.Event) -> None:
@@ -50,21 +64,7 @@ async def _bench(lab: Lab, runs: int) -> None:
         flag = lab.base / f"ok-{name}"
         flag.touch()
         flags[name] = flag
-        doc = {
-            "announcements": [
-                {
-                    "name": "vip",
-                    "vip": "10.50.0.10",
-                    "health_check": {
-                        "exec": {"command": ["/usr/bin/test", "-e", str(flag)]},
-                        "interval": "100ms",
-                        "timeout": "100ms",
-                        "healthy_threshold": 1,
-                        "unhealthy_threshold": 1,
-                    },
-                }
-            ]
-        }
+        doc = exec_vip_doc("10.50.0.10", flag)
         f = lab.base / f"{name}.yaml"
         f.write_text(yaml.safe_dump(doc))
         h.cli("apply", "-f", str(f))

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.failover import exec_vip_doc
 from durantic_agent.desired import PathSpec
 from durantic_agent.errors import SidecarError
 from durantic_agent.gobgp import speaker
@@ -79,7 +80,26 @@ def summary(xs: list[float]) -> dict[str, float]:
     return {"n": len(s), "p50": s[len(s) // 2], "p99": p99(s), "max": s[-1], "min": s[0]}
 
 
-class Watch:
+class _EventStamped:
+    """A watcher that sets `changed` and stamps `last_t` (time.monotonic()) on every relevant arrival."""
+
+    changed: asyncio.Event
+    last_t: float
+
+    async def until(self, pred: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> float:
+        """The arrival time of the event after which `pred` holds."""
+        deadline = time.monotonic() + timeout
+        while not pred():
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+        return self.last_t
+
+
+class Watch(_EventStamped):
     """Every member's best paths (prefix -> next hop, "" for a local path), from WatchEvent(BEST)."""
 
     def __init__(self) -> None:
@@ -114,18 +134,6 @@ class Watch:
                 await client.close()
             await asyncio.sleep(0.05)
 
-    async def until(self, pred: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> float:
-        """The arrival time of the event after which `pred` holds."""
-        deadline = time.monotonic() + timeout
-        while not pred():
-            self.changed.clear()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-        return self.last_t
-
     def holds(self, names: Iterable[str], prefixes: set[str]) -> bool:
         return all(prefixes <= self.best[n].keys() for n in names)
 
@@ -139,7 +147,7 @@ class Watch:
 
 
 @dataclass
-class KernelWatch:
+class KernelWatch(_EventStamped):
     """`ip monitor route` in every member's namespace: which of `prefixes` each kernel holds, and when."""
 
     prefixes: set[str]
@@ -168,17 +176,6 @@ class KernelWatch:
                 (self.have[name].discard if deleted else self.have[name].add)(pf)
                 self.last_t = t
                 self.changed.set()
-
-    async def until(self, pred: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> float:
-        deadline = time.monotonic() + timeout
-        while not pred():
-            self.changed.clear()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-        return self.last_t
 
     async def close(self) -> None:
         for p in self.procs:
@@ -422,21 +419,7 @@ async def _raw_stop(rm: RawMesh, w: Watch, names: list[str], everything: set[str
 
 
 def _vip_doc(flag: Path) -> dict[str, Any]:
-    return {
-        "announcements": [
-            {
-                "name": "vip",
-                "vip": VIP.removesuffix("/32"),
-                "health_check": {
-                    "exec": {"command": ["/usr/bin/test", "-e", str(flag)]},
-                    "interval": "100ms",
-                    "timeout": "100ms",
-                    "healthy_threshold": 1,
-                    "unhealthy_threshold": 1,
-                },
-            }
-        ]
-    }
+    return exec_vip_doc(VIP.removesuffix("/32"), flag)
 
 
 def _decided(h: AgentHandle) -> float:

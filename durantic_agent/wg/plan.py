@@ -20,7 +20,6 @@ __all__ = [
     "PeerChange",
     "normalize_endpoint",
     "normalize_prefix",
-    "peers_after",
     "plan_and_result",
     "plan_peers",
     "wanted_allowed_ips",
@@ -103,16 +102,11 @@ def plan_peers(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
     return plan_and_result(current, desired)[0]
 
 
-def peers_after(current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]) -> dict[str, PeerState]:
-    """The device's peers once the plan for (current, desired) is applied, as far as planning needs them
-    (allowed IPs, endpoint, keepalive; counters carried over), so the next plan need not re-read the device."""
-    return plan_and_result(current, desired)[1]
-
-
 def plan_and_result(
     current: Mapping[str, PeerState], desired: Mapping[str, PeerSpec]
 ) -> tuple[list[PeerChange], dict[str, PeerState]]:
-    """(plan_peers, peers_after) in one go."""
+    """plan_peers, and the device's peers once that plan is applied (allowed IPs, endpoint, keepalive;
+    counters carried over), so the next plan need not re-read the device."""
     want_ips = wanted_allowed_ips(current, desired)
     adds: list[PeerChange] = []
     replacing: dict[str, PeerChange] = {}

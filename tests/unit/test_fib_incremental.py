@@ -18,7 +18,7 @@ from durantic_agent.gobgp.watch import Backlog, best_path
 from durantic_agent.netlink.prefix import parse_prefix
 from durantic_agent.netlink.routes import Route, diff
 from durantic_agent.wg.known import KnownPeers
-from durantic_agent.wg.plan import peers_after, plan_peers
+from durantic_agent.wg.plan import plan_and_result, plan_peers
 from durantic_agent.wg.port import PeerSpec, PeerState
 from durantic_agent.wg.uapi import parse_device, parse_device_text, parse_reply
 
@@ -158,7 +158,7 @@ def test_plan_on_big_sets_diffs_only_what_changed() -> None:
     want = {KB: PeerSpec(KB, allowed_ips=big - {moved}), KC: PeerSpec(KC, allowed_ips=frozenset({moved, "10.9.9.9/8"}))}
     plan = plan_peers(cur, want)
     assert [(c.public_key, c.replace_allowed_ips, c.allowed_ips) for c in plan] == [(KC, False, ("10.0.0.0/8", moved))]
-    after = peers_after(cur, want)
+    after = plan_and_result(cur, want)[1]
     assert after[KC].allowed_ips == {moved, "10.0.0.0/8"} and plan_peers(after, want) == []
     # losing a prefix nobody takes replaces the whole list
     plan = plan_peers(after, {KB: PeerSpec(KB, allowed_ips=big - {moved, "20.0.8.0/24"}), KC: want[KC]})

@@ -74,6 +74,27 @@ def count_now(sock: Path | str) -> int:
     return asyncio.run(table_count(sock))
 
 
+class TableCounter:
+    """GetTable on one long-lived blocking channel, for tight polls while something is timed: each
+    count_now() builds an event loop and a channel (milliseconds of CPU taken from the process being
+    timed, on a 2-core machine); this costs a fraction of that per poll."""
+
+    def __init__(self, sock: Path | str) -> None:
+        import grpc
+
+        from durantic_agent._gobgp.gobgp_pb2_grpc import GobgpApiStub
+
+        self._channel = grpc.insecure_channel(f"unix://{sock}")
+        self._stub = GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
+
+    def __call__(self) -> int:
+        r = self._stub.GetTable(api.GetTableRequest(table_type=api.GLOBAL, family=V4U), timeout=10)
+        return int(r.num_destination)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime

@@ -182,10 +182,12 @@ def _spec_path(spec: PathSpec, withdraw: bool = False) -> Any:
     )
 
 
-async def _stream(client: GobgpClient, paths: Sequence[Any]) -> None:
+async def _stream(client: GobgpClient, specs: Sequence[PathSpec], withdraw: bool) -> None:
     async def gen() -> Any:
-        for i in range(0, len(paths), _CHUNK):
-            yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=list(paths[i : i + _CHUNK]))
+        # built a chunk at a time: gobgpd (on the other core) takes in one chunk while the next is built
+        for i in range(0, len(specs), _CHUNK):
+            paths = [_spec_path(s, withdraw) for s in specs[i : i + _CHUNK]]
+            yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=paths)
 
     try:
         await client.stub.AddPathStream(gen())
@@ -195,20 +197,20 @@ async def _stream(client: GobgpClient, paths: Sequence[Any]) -> None:
 
 async def add_paths(client: GobgpClient, specs: Iterable[PathSpec]) -> None:
     """Add or replace (same prefix = implicit withdraw of the old attributes) local paths."""
-    paths = [_spec_path(s) for s in specs]
-    if len(paths) == 1:
-        await client.call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=paths[0]))
-    elif paths:
-        await _stream(client, paths)
+    specs = list(specs)
+    if len(specs) == 1:
+        await client.call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=_spec_path(specs[0])))
+    elif specs:
+        await _stream(client, specs, withdraw=False)
 
 
 async def delete_paths(client: GobgpClient, specs: Iterable[PathSpec]) -> None:
-    paths = [_spec_path(s, withdraw=True) for s in specs]
-    if len(paths) == 1:
-        p = paths[0]
+    specs = list(specs)
+    if len(specs) == 1:
+        p = _spec_path(specs[0], withdraw=True)
         await client.call("DeletePath", api.DeletePathRequest(table_type=api.GLOBAL, family=p.family, path=p))
-    elif paths:
-        await _stream(client, paths)
+    elif specs:
+        await _stream(client, specs, withdraw=True)
 
 
 async def list_local_paths(client: GobgpClient) -> set[str]:

@@ -30,7 +30,10 @@ from durantic_agent.cli.main import _load_file
 def test_load_file_yaml_and_json(tmp_path: Path, text: str, expected: object) -> None:
     f = tmp_path / "objects"
     f.write_text(text)
-    assert _load_file(str(f)) == expected
+    doc, raw = _load_file(str(f))
+    assert doc == expected
+    # JSON goes on to the agent as the file's own bytes; anything else is re-encoded
+    assert raw == (f.read_bytes() if text.lstrip().startswith('{"') else None)
 
 
 def test_load_file_bad_yaml_exits_2(tmp_path: Path) -> None:

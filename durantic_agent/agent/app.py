@@ -52,6 +52,11 @@ __all__ = ["Agent"]
 
 log = logging.getLogger("durantic.agent")
 
+# Best paths feed only the FIB (kernel routes) and the AllowedIPs computed with it.
+_BEST_PATH_RECONCILERS = frozenset({"wireguard", "fib"})
+# A check's state decides which paths are announced; "policies" recomputes the desired state they read.
+_HEALTH_RECONCILERS = frozenset({"policies", "paths"})
+
 
 class Agent:
     def __init__(self, config_path: Path, cfg: AgentConfig) -> None:
@@ -70,7 +75,7 @@ class Agent:
                 ("fib", self._reconcile_fib),
             ]
         )
-        self.health = HealthEngine(on_change=self.controller.wake)
+        self.health = HealthEngine(on_change=lambda: self.controller.wake(only=_HEALTH_RECONCILERS))
         self.sidecar = Sidecar(
             find_gobgpd(cfg.gobgpd.path),
             cfg.runtime_dir / "gobgpd",
@@ -391,7 +396,7 @@ class Agent:
                         else:
                             self.best[bp.prefix] = bp
                             sync.best_change(bp.prefix, bp)
-                    self.controller.wake_batched()
+                    self.controller.wake_batched(only=_BEST_PATH_RECONCILERS)
                     seen += len(changes)
                     if seen >= 512:
                         # A backlog of buffered events is read without ever suspending: yield now and

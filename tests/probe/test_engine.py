@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from durantic_agent.health.engine import CheckStatus, HealthEngine
+from durantic_agent.health import engine as engine_mod
+from durantic_agent.health.engine import SLOT_QUANTUM, CheckStatus, HealthEngine, slot_origin
 from durantic_agent.health.fsm import State
 from durantic_agent.health.probes import ProbeResult
 from durantic_agent.health.spec import HealthCheck
@@ -159,6 +160,46 @@ async def test_jitter_spreads_checks_over_the_interval() -> None:
     offsets = sorted(t - start for t in first.values())
     assert len(offsets) == 50 and offsets[-1] < 0.5 + 0.05  # all within the first interval
     assert offsets[-1] - offsets[0] > 0.25  # spread out, not a thundering herd
+
+
+def test_slot_origin_rounds_up_to_the_shared_grid() -> None:
+    assert slot_origin(1.2341, 0.01) == pytest.approx(1.24)
+    assert slot_origin(1.24, 0.01) == pytest.approx(1.24)
+    assert slot_origin(7.0, 0.5) == 7.0
+    assert slot_origin(7.01, 0.5) == 7.5
+
+
+async def test_checks_share_slots_on_the_quantum_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Slots on a shared grid let the loop wake once for several probes instead of once per probe.
+    loop = asyncio.get_running_loop()
+    wakes: list[float] = []
+    call_at = loop.call_at
+
+    def spy(when: float, callback: Any, *args: Any, **kw: Any) -> asyncio.TimerHandle:
+        if callback is engine_mod._wake:
+            wakes.append(when)
+        return call_at(when, callback, *args, **kw)
+
+    monkeypatch.setattr(loop, "call_at", spy)
+
+    async def ok(spec: HealthCheck) -> ProbeResult:
+        return ProbeResult(True, "ok", 0.0)
+
+    eng = HealthEngine(lambda: None, probe_fn=ok, rng=random.Random(9))
+    eng.set_checks(
+        {
+            f"c{i}": HealthCheck.model_validate({"tcp": {"host": "h", "port": i + 1}, "interval": "200ms"})
+            for i in range(100)
+        }
+    )
+    await eng.start()
+    await eventually(lambda: len(wakes) >= 300, limit=2.0)
+    await eng.stop()
+    assert all(abs(w / SLOT_QUANTUM - round(w / SLOT_QUANTUM)) < 1e-6 for w in wakes), wakes
+    # 100 checks every 200 ms share at most 20 slots a round, and still spread over the interval.
+    first = sorted(wakes[:100])
+    slots = {round(w / SLOT_QUANTUM) for w in wakes if w < first[0] + 0.2 - SLOT_QUANTUM / 2}
+    assert 10 <= len(slots) <= 0.2 / SLOT_QUANTUM
 
 
 async def test_set_checks_keeps_restarts_and_removes(

@@ -215,18 +215,57 @@ def update_fib(
     return Fib(routes=routes, allowed=allowed, unreachable=unreachable, owner=owner), delta
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _classify(prefix: str, ctx: _Ctx) -> tuple[bool, bool, str | None]:
+_Class = tuple[bool, bool, str | None]
+_Nets = tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]
+_CLASS_MAX = 1 << 18
+# context -> prefix -> classification. Keyed per context rather than by (prefix, ctx) in one lru_cache:
+# hashing the nested context tuple on every lookup was a large part of a pass over 50k new prefixes.
+_classes: dict[_Ctx, dict[str, _Class]] = {}
+
+
+@functools.lru_cache(maxsize=64)
+def _nets(ctx: _Ctx) -> _Nets:
+    """(version, prefix length, value) of the deny list and the mesh prefixes."""
+
+    def key(text: str) -> tuple[int, int, int]:
+        n = parse_prefix(text)
+        return n.version, n.prefixlen, n.value
+
+    return tuple(key(o) for o in ctx[0]), tuple(key(m) for m in ctx[1])
+
+
+def _classify(prefix: str, ctx: _Ctx) -> _Class:
     """(never installed, inside a mesh prefix, the address if the prefix is a single host)."""
-    deny_s, mesh_s, own = ctx
+    cache = _classes.get(ctx)
+    if cache is None:
+        _classes.clear()  # one context at a time in practice: a config change replaces it
+        cache = _classes[ctx] = {}
+    r = cache.get(prefix)
+    if r is None:
+        if len(cache) >= _CLASS_MAX:
+            cache.clear()
+        r = cache[prefix] = _classify_new(prefix, ctx)
+    return r
+
+
+def _within(version: int, plen: int, value: int, nets: tuple[tuple[int, int, int], ...]) -> bool:
+    bits = 32 if version == 4 else 128
+    for v, n, val in nets:  # noqa: SIM110 - any() over a generator costs more, once per new prefix
+        if v == version and plen >= n and value >> (bits - n) == val >> (bits - n):
+            return True
+    return False
+
+
+def _classify_new(prefix: str, ctx: _Ctx) -> _Class:
     net = parse_prefix(prefix)
-    host = net.text.partition("/")[0] if net.prefixlen == (32 if net.version == 4 else 128) else None
-    if any(net.subnet_of(parse_prefix(o)) for o in deny_s):
+    version, plen, value = net.version, net.prefixlen, net.value
+    host = net.text.partition("/")[0] if plen == (32 if version == 4 else 128) else None
+    deny, mesh = _nets(ctx)
+    if deny and _within(version, plen, value, deny):
         return True, False, host
-    if host is not None and host in own:
+    if host is not None and host in ctx[2]:
         return True, False, host
-    inside = any(net.subnet_of(parse_prefix(m)) for m in mesh_s)
-    return False, inside, host
+    return False, bool(mesh) and _within(version, plen, value, mesh), host
 
 
 @functools.lru_cache(maxsize=1 << 18)

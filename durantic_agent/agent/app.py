@@ -95,6 +95,7 @@ class Agent:
         self._wg_ready: set[str] = set()
         self._wg_applied: dict[str, dict[str, WgPeerSpec]] = {}
         self._routes_applied: dict[str, Route] | None = None
+        self._routes_task: asyncio.Task[int] | None = None  # kernel routes being written (see _start_routes)
         self._fib_sync = FibSync()  # what changed since the FIB was computed / applied (incremental passes)
         self._policies_applied: DesiredPolicies | None = None
         self._vips_applied: set[str] | None = None
@@ -301,6 +302,7 @@ class Agent:
 
     async def _reconcile_wireguard(self) -> int:
         fib = self.compute_fib()
+        self._start_routes()
         # every peer's spec is built before the first await, so the pending changes are consumed whole
         pending = self._fib_sync.take_peers()
         specs = {
@@ -343,7 +345,19 @@ class Agent:
                 changes += 1
         return changes
 
+    def _start_routes(self) -> None:
+        """Starts writing the kernel routes of the FIB just computed, for _reconcile_fib to collect: the
+        kernel's share (most of a 50k-route install) runs in a worker thread without the GIL while the
+        WireGuard pass builds and writes the AllowedIPs, instead of after it."""
+        if self._routes_task is None and self.cfg.fib.enabled and self._fib_sync.routes_pending != set():
+            self._routes_task = asyncio.create_task(self._apply_routes(), name="kernel-routes")
+
     async def _reconcile_fib(self) -> int:
+        task, self._routes_task = self._routes_task, None
+        changes = await task if task is not None else 0
+        return changes + await self._apply_routes()
+
+    async def _apply_routes(self) -> int:
         pending = self._fib_sync.take_routes()
         if not self.cfg.fib.enabled or self.stopping:
             self._fib_sync.routes_pending = None
@@ -454,7 +468,7 @@ class Agent:
                 fall=mesh.silent_keepalives,
                 min_silence=float(self.cfg.bgp.keepalive),
             )
-            dev = await self.wg.device(mesh.ifname)
+            dev = await self.wg.device(mesh.ifname, allowed_ips=False)
             for addr, ref in self.members.items():
                 if ref.ifname != mesh.ifname:
                     continue
@@ -677,6 +691,8 @@ class Agent:
             await self.health.stop()
             await self.sidecar.stop()
             await self.loopback.close()
+            if self._routes_task is not None:  # its worker thread is using the socket
+                await asyncio.gather(self._routes_task, return_exceptions=True)
             await self.kernel_routes.close()
             if self.wg is not None:
                 await self.wg.close()

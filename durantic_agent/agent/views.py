@@ -170,7 +170,7 @@ class AgentViews:
         if a.wg is not None:
             for mesh in a.cfg.meshes:
                 with contextlib.suppress(AgentError, OSError):
-                    wg.update((await a.wg.device(mesh.ifname)).peers)
+                    wg.update((await a.wg.device(mesh.ifname, allowed_ips=False)).peers)
         keys = {ref.address: ref.public_key for ref in a.members.values()}
         out = []
         for addr, spec in a.last_desired.peers.items():

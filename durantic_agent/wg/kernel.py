@@ -113,7 +113,8 @@ class KernelBackend:
         kinds = await _link.link_kinds(await self._iproute())
         return sorted(n for n, k in kinds.items() if k == "wireguard" and n.startswith(self.prefix))
 
-    async def device(self, ifname: str) -> DeviceState:
+    async def device(self, ifname: str, allowed_ips: bool = True) -> DeviceState:
+        # the kernel dumps the AllowedIPs either way; they are kept whatever allowed_ips says
         wg = await self._genl()
         pub: str | None = None
         port = 0

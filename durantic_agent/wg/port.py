@@ -63,7 +63,10 @@ class WireGuardBackend(Protocol):
     async def interfaces(self) -> list[str]:
         """Interfaces this backend manages (by name prefix), sorted."""
 
-    async def device(self, ifname: str) -> DeviceState: ...
+    async def device(self, ifname: str, allowed_ips: bool = True) -> DeviceState:
+        """The device and its peers; with allowed_ips=False a backend may leave each peer's AllowedIPs
+        empty (liveness and peer listings read every second must not parse 50k prefixes)."""
+        ...
 
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         """Converge to exactly these peers (keyed by public key) with the fewest changes."""

@@ -101,9 +101,23 @@ _OTHER = re.compile(r"^(?!allowed_ip=)([^=\n]+)=(.*)$", re.M)
 _ERRNO = re.compile(r"^errno=(-?\d+)$", re.M)
 
 
-def parse_device_text(ifname: str, text: str, public_key: Callable[[str], str | None]) -> DeviceState:
-    """`parse_device(parse_reply(text))`, but the allowed IPs (nearly every line of a big device, read on
-    every liveness poll) are collected by a regex per peer instead of a Python loop per line."""
+def _without_allowed(rest: str) -> str:
+    """A peer's lines without its allowed_ip lines (wireguard-go sends them as one run), found with two
+    string searches instead of a regex over every line."""
+    first = rest.find("allowed_ip=")
+    if first < 0:
+        return rest
+    last = max(first, rest.rfind("\nallowed_ip=") + 1)  # where the last allowed_ip line starts
+    end = rest.find("\n", last)
+    return rest[:first] + ("" if end < 0 else rest[end + 1 :])
+
+
+def parse_device_text(
+    ifname: str, text: str, public_key: Callable[[str], str | None], allowed_ips: bool = True
+) -> DeviceState:
+    """`parse_device(parse_reply(text))`, but the allowed IPs (nearly every line of a big device) are
+    collected by a regex per peer instead of a Python loop per line, or with allowed_ips=False skipped
+    (every peer's set is then empty)."""
     errnos = _ERRNO.findall(text)
     if not errnos:
         raise WireGuardOpError("UAPI reply without errno")
@@ -115,6 +129,8 @@ def parse_device_text(ifname: str, text: str, public_key: Callable[[str], str | 
     peers: dict[str, PeerState] = {}
     for chunk in chunks[1:]:
         key_hex, _, rest = chunk.partition("\n")
+        if not allowed_ips:
+            rest = _without_allowed(rest)
         for key, st in parse_device(ifname, [("public_key", key_hex), *_OTHER.findall(rest)], None).peers.items():
             peers[key] = dataclasses.replace(st, allowed_ips=frozenset(_ALLOWED.findall(rest)))
     return dataclasses.replace(dev, peers=peers)
@@ -175,11 +191,13 @@ class UapiClient:
     async def get(self, ifname: str) -> list[tuple[str, str]]:
         return await self._exchange(ifname, "get=1\n\n")
 
-    async def get_device(self, ifname: str, public_key: Callable[[str], str | None]) -> DeviceState:
+    async def get_device(
+        self, ifname: str, public_key: Callable[[str], str | None], allowed_ips: bool = True
+    ) -> DeviceState:
         """get=1 parsed straight into a DeviceState; `public_key` maps the hex private key (or "") to it."""
         text = await self._exchange_text(ifname, "get=1\n\n")
         try:
-            return parse_device_text(ifname, text, public_key)
+            return parse_device_text(ifname, text, public_key, allowed_ips)
         except WireGuardOpError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}", exc.errno) from exc
 

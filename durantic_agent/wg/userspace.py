@@ -255,8 +255,8 @@ class UserspaceBackend:
         # UAPI sockets of every namespace share one directory: only links in our namespace count
         return sorted(n for n in names if n.startswith(self.prefix) and n in links)
 
-    async def device(self, ifname: str) -> DeviceState:
-        return await self.uapi.get_device(ifname, _public_key_of_hex)
+    async def device(self, ifname: str, allowed_ips: bool = True) -> DeviceState:
+        return await self.uapi.get_device(ifname, _public_key_of_hex, allowed_ips=allowed_ips)
 
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         wanted = await resolve_peers(peers)

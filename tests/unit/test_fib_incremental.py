@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import random
 from pathlib import Path
@@ -203,6 +204,17 @@ def test_parse_device_text_matches_the_line_parser() -> None:
     )
     with pytest.raises(Exception, match="errno=-22"):
         parse_device_text("dur-x", "errno=-22\n\n", lambda _: None)
+    # without AllowedIPs (liveness, peer listings): every other field as before, fields after the
+    # allowed_ip run included, a peer whose only line is an allowed_ip line included
+    full = parse_device_text("dur-x", reply, lambda priv: pub if priv else None)
+    k3 = "44" * 32
+    lean = parse_device_text(
+        "dur-x", reply.replace("errno=0", f"public_key={k3}\nallowed_ip=10.7.0.0/24\nerrno=0"), lambda p: pub, False
+    )
+    assert set(full.peers) < set(lean.peers) and len(lean.peers) == 3
+    for key, peer in full.peers.items():
+        assert lean.peers[key] == dataclasses.replace(peer, allowed_ips=frozenset())
+    assert lean.peers[next(iter(lean.peers))].rx_bytes == 20
 
 
 def test_parse_prefix_agrees_with_ipaddress() -> None:

@@ -88,8 +88,12 @@ class TableCounter:
         self._stub = GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
 
     def __call__(self) -> int:
+        return self.table()[0]
+
+    def table(self) -> tuple[int, int]:
+        """(destinations, paths)."""
         r = self._stub.GetTable(api.GetTableRequest(table_type=api.GLOBAL, family=V4U), timeout=10)
-        return int(r.num_destination)
+        return int(r.num_destination), int(r.num_path)
 
     def close(self) -> None:
         self._channel.close()

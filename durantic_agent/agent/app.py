@@ -52,8 +52,6 @@ __all__ = ["Agent"]
 
 log = logging.getLogger("durantic.agent")
 
-# Best paths feed only the FIB (kernel routes) and the AllowedIPs computed with it.
-_BEST_PATH_RECONCILERS = frozenset({"wireguard", "fib"})
 # A check's state decides which paths are announced; "policies" recomputes the desired state they read.
 _HEALTH_RECONCILERS = frozenset({"policies", "paths"})
 
@@ -410,7 +408,7 @@ class Agent:
                         else:
                             self.best[bp.prefix] = bp
                             sync.best_change(bp.prefix, bp)
-                    self.controller.wake_batched(only=_BEST_PATH_RECONCILERS)
+                    self.controller.wake_batched()
                     seen += len(changes)
                     if seen >= 512:
                         # A backlog of buffered events is read without ever suspending: yield now and

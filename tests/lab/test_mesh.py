@@ -49,7 +49,8 @@ def test_subnet_behind_a_reachable_from_c(lab: Lab, mesh: dict[str, Any]) -> Non
     got = wait_for(routes, 15, "c's kernel route to a's subnet")
     assert "dev dur-" in got and "proto bgp" in got
     a_key = mesh["machines"]["a"].pubkey
-    assert "192.168.77.0/24" in wg_allowed(c)[a_key]
+    # the kernel route and the AllowedIPs are written side by side: either may land first
+    wait_for(lambda: "192.168.77.0/24" in wg_allowed(c)[a_key], 15, "a's subnet in c's AllowedIPs for a")
     wait_for(lambda: ping(lab, c.ns, "192.168.77.1"), 15, "c pings 192.168.77.1 through WireGuard")
 
 

@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TypeVar
 
-__all__ = ["gc_paused", "iterate_in_thread"]
+__all__ = ["gc_paused", "iterate_in_thread", "wake_future"]
 
 T = TypeVar("T")
 
@@ -98,3 +98,9 @@ def gc_paused() -> Iterator[None]:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+def wake_future(fut: asyncio.Future[None]) -> None:
+    """A loop callback (call_at, add_reader/add_writer) that resolves `fut` unless it is already done."""
+    if not fut.done():
+        fut.set_result(None)

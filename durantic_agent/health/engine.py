@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from ..aioutil import wake_future
 from ..validation import format_duration
 from .fsm import Counters, FlapState, State, Transition, flap_step, held_down, passing, step
 from .metrics import CheckMetrics, default_metrics
@@ -83,16 +84,11 @@ async def _sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
     # Not asyncio.sleep(when - loop.time()): that re-reads the clock, so checks sharing a slot would get
     # timers a few microseconds apart instead of one deadline the loop serves in a single wake-up.
     fut = loop.create_future()
-    handle = loop.call_at(when, _wake, fut)
+    handle = loop.call_at(when, wake_future, fut)
     try:
         await fut
     finally:
         handle.cancel()
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 class _Check:

@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ..aioutil import wake_future
 from ..validation import format_duration
 from .spec import ExecProbe, GrpcProbe, HealthCheck, HttpProbe, TcpProbe
 
@@ -342,9 +343,9 @@ async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> No
     """Until `fd` is writable (or readable); the caller then finds out what happened."""
     fut: asyncio.Future[None] = loop.create_future()
     if write:
-        loop.add_writer(fd, _wake, fut)
+        loop.add_writer(fd, wake_future, fut)
     else:
-        loop.add_reader(fd, _wake, fut)
+        loop.add_reader(fd, wake_future, fut)
     try:
         await fut
     finally:
@@ -352,11 +353,6 @@ async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> No
             loop.remove_writer(fd)
         else:
             loop.remove_reader(fd)
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 async def _tcp(spec: TcpProbe) -> tuple[bool, str, str]:

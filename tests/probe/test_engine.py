@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from durantic_agent.health import engine as engine_mod
+from durantic_agent.aioutil import wake_future
 from durantic_agent.health.engine import SLOT_QUANTUM, CheckStatus, HealthEngine, slot_origin
 from durantic_agent.health.fsm import State
 from durantic_agent.health.probes import ProbeResult
@@ -176,7 +176,7 @@ async def test_checks_share_slots_on_the_quantum_grid(monkeypatch: pytest.Monkey
     call_at = loop.call_at
 
     def spy(when: float, callback: Any, *args: Any, **kw: Any) -> asyncio.TimerHandle:
-        if callback is engine_mod._wake:
+        if callback is wake_future:
             wakes.append(when)
         return call_at(when, callback, *args, **kw)
 

@@ -79,11 +79,14 @@ _gc_was_enabled = False
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """The cyclic GC off while a bulk listing runs (nested and concurrent uses are counted).
+    """The cyclic GC off while a bulk pass runs (nested and concurrent uses are counted): a listing, a
+    FIB pass, a WireGuard plan, the decoding of a best-path snapshot. Each is synchronous, so the pause
+    is bounded by the pass.
 
-    A listing allocates millions of short-lived, acyclic objects; the collections they trigger traverse
-    every long-lived object (100k best paths), which was ~25% of a 100k-route listing's CPU. Reference
-    counting still frees everything; cycles made meanwhile wait for the next collection.
+    A bulk pass allocates 100k+ acyclic objects; the collections they trigger traverse every long-lived
+    object (100k best paths), which was ~25% of a 100k-route listing's CPU, and made a first FIB pass
+    over 50k best paths take 0.52 s instead of 0.14 s (with a heap of 300k objects). Reference counting
+    still frees everything; cycles made meanwhile wait for the next collection.
     """
     global _gc_pauses, _gc_was_enabled
     with _gc_lock:

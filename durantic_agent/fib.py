@@ -22,7 +22,7 @@ from .netlink.routes import Route
 __all__ = ["BestPath", "Fib", "FibDelta", "MemberRef", "desired_fib", "diff_fib", "mesh_members", "update_fib"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BestPath:
     prefix: str
     next_hop: str

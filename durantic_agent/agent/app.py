@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import GOBGP_VERSION, __version__
+from ..aioutil import gc_paused
 from ..config import AgentConfig, load_config
 from ..config.schema import WG_PREFIX
 from ..desired import Desired, DrainPhase, PathSpec, desired
@@ -295,7 +296,8 @@ class Agent:
         self.controller.wake()
 
     def compute_fib(self) -> Fib:
-        self.fib = self._fib_sync.compute(self.fib, self.cfg, self.best, self.members, self.carriers)
+        with gc_paused():
+            self.fib = self._fib_sync.compute(self.fib, self.cfg, self.best, self.members, self.carriers)
         return self.fib
 
     async def _reconcile_wireguard(self) -> int:
@@ -367,7 +369,8 @@ class Agent:
                 current = await self.kernel_routes.dump()
                 pending = None
             # only the destinations that changed since the last pass, unless that is unknown
-            to_replace, to_delete = routes_diff(want, current, pending)
+            with gc_paused():
+                to_replace, to_delete = routes_diff(want, current, pending)
             if to_delete:
                 await self.kernel_routes.delete(to_delete)
             if to_replace:

@@ -35,7 +35,7 @@ _IFINFO = struct.Struct("=BxHiII")
 _U32 = struct.Struct("=I")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     dst: str
     dev: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 from pyroute2 import AsyncWireGuard
 from pyroute2.netlink.exceptions import NetlinkError
 
+from durantic_agent.aioutil import gc_paused
 from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import public_key
@@ -171,7 +172,8 @@ class KernelBackend:
             read_at = self.known.clock()
             current = (await self.device(ifname)).peers
         try:
-            changes, after = plan_and_result(current, wanted)
+            with gc_paused():
+                changes, after = plan_and_result(current, wanted)
         except ValueError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}") from exc
         wg = await self._genl()

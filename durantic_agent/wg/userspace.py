@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durantic_agent.aioutil import gc_paused
 from durantic_agent.procutil import with_pdeathsig
 from durantic_agent.wg import _link
 from durantic_agent.wg.endpoints import resolve_peers
@@ -266,7 +267,8 @@ class UserspaceBackend:
             read_at = self.known.clock()
             current = (await self.device(ifname)).peers
         try:
-            changes, after = plan_and_result(current, wanted)
+            with gc_paused():
+                changes, after = plan_and_result(current, wanted)
         except ValueError as exc:
             raise WireGuardOpError(f"{ifname}: {exc}") from exc
         if changes:

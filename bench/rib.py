@@ -126,6 +126,25 @@ def wait_idle(pid: int, quiet: float = 0.05, window: float = 1.0, timeout: float
     raise TimeoutError(f"pid {pid} never went idle")
 
 
+def _busy_jiffies() -> tuple[int, int]:
+    f = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(f) - f[3] - f[4], sum(f)  # (busy, all), idle and iowait left out of busy
+
+
+def wait_quiet(quiet: float = 0.1, window: float = 0.5, timeout: float = 120) -> None:
+    """Until the whole machine used less than `quiet` of one core over `window` seconds: the processes
+    around the one being measured have finished their share of a burst, so the figure is its own work."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        b0, a0 = _busy_jiffies()
+        time.sleep(window)
+        b1, a1 = _busy_jiffies()
+        if a1 > a0 and (b1 - b0) / (a1 - a0) * cores < quiet:
+            return
+    raise TimeoutError("the machine never went quiet")
+
+
 class RssSampler:
     """Peak VmRSS of a process while a block runs (sampled every 10 ms in a thread)."""
 

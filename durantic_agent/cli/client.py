@@ -1,21 +1,24 @@
 """The CLI's HTTP client for the agent's unix socket.
 
-Plain `http.client` over AF_UNIX: every CLI call is a fresh process, and importing httpx alone took
-~95 ms of a ~150 ms start (measured with `python -X importtime`); the stdlib client needs ~2 ms.
+A minimal HTTP/1.1 client (one request per connection, Connection: close) over AF_UNIX: every CLI call
+is a fresh process, and imports are most of its start. httpx alone took ~95 ms of a ~150 ms start
+(`python -X importtime`); http.client ~16 ms more than this (it imports email.parser and ssl).
+The agent is aiohttp: bodies come with a Content-Length, chunked (streamed listings), or until close.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 __all__ = ["AgentUnreachable", "ApiClient", "ApiError", "default_socket"]
 
 _CHUNK = 256 * 1024
+_MAX_LINE = 65536
 
 
 class ApiError(Exception):
@@ -28,24 +31,85 @@ class AgentUnreachable(Exception):
     pass
 
 
+class _BadResponse(Exception):
+    pass
+
+
 def default_socket(opt: str | None) -> str:
     return opt or os.environ.get("DURANTIC_SOCKET") or "/run/durantic/agent.sock"
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("agent", timeout=timeout)
-        self._socket_path = socket_path
+def _request_bytes(method: str, path: str, payload: bytes | None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: agent", "Connection: close", "Accept: application/json"]
+    if payload is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    elif method in ("POST", "PUT"):
+        lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (payload or b"")
 
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.settimeout(self.timeout)
-            s.connect(self._socket_path)
-        except BaseException:
-            s.close()
-            raise
-        self.sock = s
+
+class _Response:
+    """Status, headers and the body of one response, read from the connection's buffered reader."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._f = sock.makefile("rb")
+        status_line = self._line()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            raise _BadResponse(f"bad status line {status_line[:80]!r}")
+        self.status = int(parts[1])
+        self.headers: dict[str, str] = {}
+        while line := self._line():
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise _BadResponse(f"bad header line {line[:80]!r}")
+            self.headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+
+    def _line(self) -> bytes:
+        line = self._f.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise _BadResponse("header line too long")
+        if not line.endswith(b"\n"):
+            raise _BadResponse("connection closed in the middle of a response")
+        return line.rstrip(b"\r\n")
+
+    def _exact(self, n: int) -> bytes:
+        data = self._f.read(n)
+        if len(data) != n:
+            raise _BadResponse("connection closed in the middle of a response")
+        return data
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as it arrives, in pieces of at most _CHUNK bytes."""
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            while True:
+                size = int(self._line().split(b";", 1)[0].strip() or b"x", 16)
+                if size == 0:
+                    while self._line():  # trailers, up to the empty line
+                        pass
+                    return
+                while size:
+                    piece = self._exact(min(size, _CHUNK))
+                    size -= len(piece)
+                    yield piece
+                self._line()
+        elif (length := self.headers.get("content-length")) is not None:
+            left = int(length)
+            while left:
+                piece = self._exact(min(left, _CHUNK))
+                left -= len(piece)
+                yield piece
+        else:
+            while piece := self._f.read1(_CHUNK):
+                yield piece
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        self._f.close()
+        self._sock.close()
 
 
 def _error_message(status: int, body: bytes) -> ApiError:
@@ -62,36 +126,38 @@ class ApiClient:
         self.socket_path = socket_path
         self.timeout = timeout
 
+    def _unreachable(self, e: BaseException) -> AgentUnreachable:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+        return AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {why}")
+
     def _send(
         self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None, raw: bytes | None = None
-    ) -> tuple[_UnixConnection, http.client.HTTPResponse]:
+    ) -> _Response:
         if params:
             path = f"{path}?{urlencode(params)}"
-        headers = {"Accept": "application/json"}
         payload = raw
         if payload is None and body is not None:
             payload = json.dumps(body).encode()
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
-        conn = _UnixConnection(self.socket_path, self.timeout)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            conn.request(method, path, body=payload, headers=headers)
-            return conn, conn.getresponse()
-        except (OSError, http.client.HTTPException) as e:
-            conn.close()
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
-            raise AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {why}") from None
+            s.settimeout(self.timeout)
+            s.connect(self.socket_path)
+            s.sendall(_request_bytes(method, path, payload))
+            return _Response(s)
+        except (OSError, ValueError, _BadResponse) as e:
+            s.close()
+            raise self._unreachable(e) from None
 
     def request(
         self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None, raw: bytes | None = None
     ) -> Any:
-        conn, r = self._send(method, path, body, params, raw)
+        r = self._send(method, path, body, params, raw)
         try:
             data = r.read()
-        except (OSError, http.client.HTTPException) as e:
-            raise AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {e}") from None
+        except (OSError, ValueError, _BadResponse) as e:
+            raise self._unreachable(e) from None
         finally:
-            conn.close()
+            r.close()
         if r.status >= 400:
             raise _error_message(r.status, data)
         try:
@@ -102,20 +168,25 @@ class ApiClient:
     def copy_to(self, path: str, out: BinaryIO, params: dict[str, str] | None = None) -> None:
         """GET `path` and copy the body to `out` as it arrives: a 100k-route listing is neither parsed
         nor held in memory."""
-        conn, r = self._send("GET", path, params=params)
+        r = self._send("GET", path, params=params)
         try:
+            if r.status >= 400:
+                try:
+                    data = r.read()
+                except (OSError, ValueError, _BadResponse) as e:
+                    raise self._unreachable(e) from None
+                raise _error_message(r.status, data)
+            pieces = r.chunks()
             while True:
                 try:
-                    chunk = r.read() if r.status >= 400 else r.read1(_CHUNK)
-                except (OSError, http.client.HTTPException) as e:
-                    raise AgentUnreachable(f"cannot reach the agent at {self.socket_path}: {e}") from None
-                if r.status >= 400:
-                    raise _error_message(r.status, chunk)
+                    chunk = next(pieces, b"")
+                except (OSError, ValueError, _BadResponse) as e:
+                    raise self._unreachable(e) from None
                 if not chunk:
                     return
                 out.write(chunk)  # a closed stdout (`| head`) raises here, not as an agent error
         finally:
-            conn.close()
+            r.close()
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .config.schema import AgentConfig
+from .objects.announcement import Announcement
 from .objects.document import ObjectsState
 
 __all__ = [
@@ -121,6 +122,26 @@ def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, P
     return peers
 
 
+# id(announcement) -> (announcement, drain tagging, its PathSpec) from the last call. An announcement is
+# immutable, so its PathSpec is built once instead of on every pass (10k routes: 22 ms a pass); holding
+# the announcement makes the id safe, and each call keeps only what it used.
+_built_specs: dict[int, tuple[Announcement, bool, PathSpec]] = {}
+
+
+def _path_spec(a: Announcement, tagging: bool) -> PathSpec:
+    comms = list(a.communities)
+    if tagging and "graceful-shutdown" not in comms:
+        comms.append("graceful-shutdown")
+    return PathSpec(
+        prefix=a.prefix,
+        next_hop=str(a.next_hop) if a.next_hop else None,
+        communities=tuple(comms),
+        large_communities=tuple(a.large_communities),
+        med=a.med,
+        owner=a.name,
+    )
+
+
 def desired(
     cfg: AgentConfig,
     objects: ObjectsState,
@@ -132,6 +153,8 @@ def desired(
     peers = desired_peers(cfg, passwords or {})
     paths: dict[str, PathSpec] = {}
     vips: set[str] = set()
+    tagging = drain is DrainPhase.TAGGING
+    built, reused = _built_specs, {}
     for a in objects.announcements:
         if a.vip is not None:
             vips.add(str(a.vip))
@@ -139,17 +162,12 @@ def desired(
             continue
         if a.health_check is not None and not passing(a.name):
             continue
-        comms = list(a.communities)
-        if drain is DrainPhase.TAGGING and "graceful-shutdown" not in comms:
-            comms.append("graceful-shutdown")
-        paths[a.prefix] = PathSpec(
-            prefix=a.prefix,
-            next_hop=str(a.next_hop) if a.next_hop else None,
-            communities=tuple(comms),
-            large_communities=tuple(a.large_communities),
-            med=a.med,
-            owner=a.name,
-        )
+        hit = built.get(id(a))
+        spec = hit[2] if hit is not None and hit[0] is a and hit[1] is tagging else _path_spec(a, tagging)
+        reused[id(a)] = (a, tagging, spec)
+        paths[spec.prefix] = spec
+    _built_specs.clear()
+    _built_specs.update(reused)
     if not stopping:
         for mesh in cfg.meshes:
             ip = mesh.address.ip

@@ -1,0 +1,50 @@
+"""desired(): announcements -> the paths the agent wants in gobgpd, across passes (PathSpecs are reused
+for unchanged announcements, so a later pass must still see every change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durantic_agent.config import AgentConfig, parse_config
+from durantic_agent.desired import DrainPhase, PathSpec, desired
+from durantic_agent.objects.document import ObjectsState, parse_doc
+
+CFG: AgentConfig = parse_config(
+    {"machine": {"name": "a", "asn": 4200000001, "router_id": "192.0.2.1"}, "state_dir": "/var/lib/durantic"}
+)
+
+
+def state(*anns: dict[str, Any]) -> ObjectsState:
+    return ObjectsState(announcements=list(parse_doc({"announcements": list(anns)}).announcements))
+
+
+ROUTE = {"name": "net", "route": "10.1.0.0/24", "communities": ["65000:1"], "med": 10}
+VIP = {"name": "web", "vip": "10.50.0.10", "health_check": {"tcp": {"host": "127.0.0.1", "port": 80}}}
+
+
+def test_paths_follow_health_drain_and_stop() -> None:
+    st = state(ROUTE, VIP)
+    up = desired(CFG, st, lambda name: True)
+    assert up.paths == {
+        "10.1.0.0/24": PathSpec("10.1.0.0/24", None, ("65000:1",), (), 10, "net"),
+        "10.50.0.10/32": PathSpec("10.50.0.10/32", owner="web"),
+    }
+    assert up.vips == frozenset({"10.50.0.10"})
+    assert set(desired(CFG, st, lambda name: False).paths) == {"10.1.0.0/24"}  # the check fails: VIP withdrawn
+    tagged = desired(CFG, st, lambda name: True, drain=DrainPhase.TAGGING)
+    assert tagged.paths["10.1.0.0/24"].communities == ("65000:1", "graceful-shutdown")
+    assert desired(CFG, st, lambda name: True).paths == up.paths  # undrain: the tag is gone again
+    assert desired(CFG, st, lambda name: True, drain=DrainPhase.WITHDRAWN).paths == {}
+    assert desired(CFG, st, lambda name: True, stopping=True).paths == {}
+
+
+def test_a_changed_announcement_is_seen_on_the_next_pass() -> None:
+    first = desired(CFG, state(ROUTE), lambda name: True)
+    again = desired(CFG, state({**ROUTE, "med": 20}), lambda name: True)
+    assert first.paths["10.1.0.0/24"].med == 10
+    assert again.paths["10.1.0.0/24"].med == 20
+    st = state(ROUTE)
+    assert (
+        desired(CFG, st, lambda name: True).paths["10.1.0.0/24"]
+        is desired(CFG, st, lambda name: True).paths["10.1.0.0/24"]
+    )

@@ -12,7 +12,7 @@ from durantic_agent.desired import PathSpec
 from durantic_agent.fib import BestPath
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
-from durantic_agent.gobgp.watch import watch_best
+from durantic_agent.gobgp.watch import _hold_for, watch_best
 
 from .harness import Lab
 
@@ -59,11 +59,13 @@ async def test_bulk_stream_resumes_the_watch_from_a_snapshot(lab: Lab) -> None:
         await _until(lambda: view.inits == 1, "first snapshot")
         bulk = [PathSpec(prefix=p) for p in _prefixes(3000, 1)]
 
-        async def meanwhile() -> None:
-            await asyncio.sleep(0.01)
-            await speaker.add_paths(other, [PathSpec(prefix="10.9.0.1/32")])
-
-        await asyncio.gather(speaker.add_paths(client, bulk), meanwhile())
+        stream = asyncio.create_task(speaker.add_paths(client, bulk))
+        while _hold_for(client).free.is_set():  # until the stream holds the watch (no sleep: it may be short)
+            assert not stream.done(), "the bulk stream ended without holding the watch"
+            await asyncio.sleep(0)
+        # added by someone else while the watch is down: only the snapshot afterwards can show it
+        await speaker.add_paths(other, [PathSpec(prefix="10.9.0.1/32")])
+        await stream
         want = {s.prefix for s in bulk} | {"10.9.0.0/32", "10.9.0.1/32"}
         await _until(lambda: set(view.best) == want, "streamed paths and the other path in the view")
         assert view.inits == 2  # the watch was dropped for the stream and resumed from a snapshot

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from typing import Any
 
 import grpc
@@ -35,7 +35,12 @@ _PREFIX_URL = _URL + "IPAddressPrefix"
 _CACHE_MAX = 4096
 # a snapshot (init) event carries the whole table: decoded with the cyclic GC paused (see aioutil.gc_paused)
 _BULK = 1000
-_METHOD = "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name + "/WatchEvent"
+_SERVICE = "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name
+_METHOD = _SERVICE + "/WatchEvent"
+_FAMILIES = (
+    api.Family(afi=api.Family.AFI_IP, safi=api.Family.SAFI_UNICAST),
+    api.Family(afi=api.Family.AFI_IP6, safi=api.Family.SAFI_UNICAST),
+)
 
 
 def _next_hop(raw: bytes) -> str:
@@ -79,25 +84,46 @@ def best_path(p: Any) -> BestPath:
     return BestPath(prefix, next_hop, not nip or nip == "<nil>")
 
 
+# A snapshot costs ~25 us per destination at 50k (gobgpd 0.5-0.75 s, decoding 0.2 s, one full FIB pass
+# 0.15-0.4 s); a queued event ~75 us (they arrive at ~13-15k/s). So a snapshot pays once about a third
+# of the table is queued; below _RESYNC_FLOOR paths reading through is cheap whatever the table.
+_RESYNC_RATIO = 0.35
+_RESYNC_FLOOR = 1000
+_PROBE_STALE = 256  # old paths seen before gobgpd's table size is asked for ...
+_PROBE_EVERY = 0.25  # ... and at most this often (seconds)
+
+
+def resync_pays(queued: int, table: int) -> bool:
+    """Is a fresh snapshot of `table` destinations cheaper than reading `queued` stale events?"""
+    return queued >= _RESYNC_FLOOR and queued >= _RESYNC_RATIO * table
+
+
 class Backlog:
     """Tells from the ages of arriving paths that the reader is far behind gobgpd.
 
     gobgpd sends one WatchEvent per path, and a reader that fell behind (a burst of 50,000 routes, a
-    paused process) drains them at a few thousand a second; a fresh subscription with init=True carries
-    the whole table in one message, ~5x cheaper at 50k. Behind = `threshold` paths in a row older than
-    `lag` seconds: a best path that moves to an old path (a backup) is old too, but among fresh ones,
-    so ordinary churn resets the run; a long run of old paths is either a backlog or a mass failover,
+    paused process) drains them at ~13k a second; a fresh subscription with init=True carries the whole
+    table in one message, cheaper once a third of the table is queued (resync_pays). Behind = a run of
+    paths older than `lag` seconds, of at least `threshold` and at least the break-even share of the
+    table: a best path that moves to an old path (a backup) is old too, but among fresh ones, so
+    ordinary churn resets the run; a long run of old paths is either a backlog or a mass failover,
     and for both the snapshot is the cheaper way through."""
 
-    def __init__(self, lag: float = 2.0, threshold: int = 5000) -> None:
+    def __init__(self, lag: float = 2.0, threshold: int = 5000, table: int = 0) -> None:
         self.lag = lag
         self.threshold = threshold
+        self.table = table  # destinations in gobgpd, as last seen
         self.run = 0
+        self.stale = 0  # old paths seen, in a row or not (the reader resets it when it asks gobgpd)
 
     def observe(self, ages: Iterable[float], now: float) -> bool:
         for age in ages:
-            self.run = self.run + 1 if now - age > self.lag else 0
-        return self.run >= self.threshold
+            if now - age > self.lag:
+                self.run += 1
+                self.stale += 1
+            else:
+                self.run = 0
+        return self.run >= self.threshold and resync_pays(self.run, self.table)
 
 
 _HOLD_MAX = 10.0  # a hung stream never keeps the FIB blind for longer than this
@@ -149,6 +175,17 @@ def reader_held(client: GobgpClient) -> Iterator[None]:
                 h.free.set()
 
 
+def _table_size(get_table: Callable[..., Any]) -> int | None:
+    """Destinations in gobgpd's global RIB (IPv4 + IPv6 unicast); None if gobgpd would not say."""
+    try:
+        return sum(
+            int(get_table(api.GetTableRequest(table_type=api.GLOBAL, family=f), timeout=2).num_destination)
+            for f in _FAMILIES
+        )
+    except grpc.RpcError:
+        return None
+
+
 def _read_best(
     channel: grpc.Channel,
     calls: list[Any],
@@ -157,10 +194,17 @@ def _read_best(
     resync_after: int,
     min_interval: float,
     hold: _Hold | None = None,
-) -> Iterator[tuple[bool, list[tuple[BestPath, bool]]]]:
+    known: Callable[[], int] | None = None,
+) -> Generator[tuple[bool, list[tuple[BestPath, bool]]], None, None]:
     """The blocking reader behind watch_best: (is_init, changes) per event, resubscribing when behind.
     The live call is kept in `calls` so another thread can cancel it; while `hold` is held (see
-    reader_held) it is not subscribed, and subscribes again for a snapshot once it is free."""
+    reader_held) it is not subscribed, and subscribes again for a snapshot once it is free.
+
+    Behind is told two ways. A run of old paths (Backlog) covers any kind of change. With `known` (the
+    destinations the consumer holds), old paths also make the reader ask gobgpd for its table size:
+    the difference is what is queued for new destinations (a paused or starved agent while a large
+    table arrives), and when a snapshot pays for it (resync_pays) the reader resubscribes at once
+    instead of reading thousands of events to find out."""
     hold = hold or _Hold()
     req = api.WatchEventRequest(
         table=api.WatchEventRequest.Table(
@@ -168,12 +212,19 @@ def _read_best(
         )
     )
     rpc = channel.unary_stream(_METHOD, request_serializer=api.WatchEventRequest.SerializeToString)
+    get_table = channel.unary_unary(
+        _SERVICE + "/GetTable",
+        request_serializer=api.GetTableRequest.SerializeToString,
+        response_deserializer=api.GetTableResponse.FromString,
+    )
     last_sync = time.monotonic()
+    table = 0
     while not stop.is_set():
         hold.free.wait(_HOLD_MAX)  # a hold that outlasts this is read through
         epoch = hold.epoch
         first = True
-        behind = Backlog(lag, resync_after)
+        behind = Backlog(lag, resync_after, table)
+        next_probe = 0.0
         call = rpc(req)
         calls[:] = [call]
         if hold.epoch != epoch:
@@ -191,11 +242,24 @@ def _read_best(
                     out = [(best_path(p), p.is_withdraw) for p in paths]
                 if out or first:
                     yield first, out
-                if not first and behind.observe((p.age.seconds + p.age.nanos * 1e-9 for p in paths), time.time()):
+                if first:
+                    behind.table = table = len({bp.prefix for bp, _ in out})
+                    first = False
+                    continue
+                if behind.observe((p.age.seconds + p.age.nanos * 1e-9 for p in paths), time.time()):
                     if time.monotonic() - last_sync >= min_interval:
+                        why = f"{behind.run} old paths in a row"
                         break
                     behind.run = 0
-                first = False
+                if known is not None and behind.stale >= _PROBE_STALE and (now := time.monotonic()) >= next_probe:
+                    next_probe, behind.stale = now + _PROBE_EVERY, 0
+                    size = _table_size(get_table)
+                    if size is not None:
+                        behind.table = table = size
+                        queued = size - known()
+                        if resync_pays(queued, size) and now - last_sync >= min_interval:
+                            why = f"~{queued} new destinations queued of {size}"
+                            break
             else:
                 return
         except grpc.RpcError as e:
@@ -207,16 +271,21 @@ def _read_best(
             raise translate_rpc_error(e, "WatchEvent") from None
         finally:
             call.cancel()  # gobgpd drops the watcher (and its queue) now, not when the call is collected
-        log.info("best-path watch is %d+ paths behind gobgpd: resubscribing for a snapshot", behind.run)
+        log.info("best-path watch is behind gobgpd (%s): resubscribing for a snapshot", why)
         last_sync = time.monotonic()
 
 
 async def watch_best(
-    client: GobgpClient, *, lag: float = 2.0, resync_after: int = 5000, min_interval: float = 30.0
+    client: GobgpClient,
+    *,
+    lag: float = 2.0,
+    resync_after: int = 5000,
+    min_interval: float = 30.0,
+    known: Callable[[], int] | None = None,
 ) -> AsyncIterator[tuple[bool, list[tuple[BestPath, bool]]]]:
     """Yields (is_init, [(path, withdrawn)]). An init event replaces everything known before: it comes
-    first, and again when the reader resubscribes because it fell behind (see Backlog), at most once per
-    `min_interval` seconds.
+    first, and again when the reader resubscribes because it fell behind (see Backlog and _read_best),
+    at most once per `min_interval` seconds. `known` tells how many destinations the consumer holds.
 
     gobgpd sends one event per changed path (50,000 in a burst). They are read and decoded in a thread
     on a single-threaded unary-stream channel (~70k events/s; grpc.aio managed ~10k/s), and whatever
@@ -237,9 +306,17 @@ async def watch_best(
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
             loop.call_soon_threadsafe(ready.set)
 
+    def holding() -> int:
+        # what the consumer has, plus what it has not taken yet (that may include changes to known
+        # destinations and withdrawals: the estimate of what is queued errs on the low side)
+        return (known() if known is not None else 0) + len(box["changes"])
+
     def run() -> None:
         try:
-            for init, changes in _read_best(channel, calls, stop, lag, resync_after, min_interval, hold):
+            reader = _read_best(
+                channel, calls, stop, lag, resync_after, min_interval, hold, holding if known is not None else None
+            )
+            for init, changes in reader:
                 with lock:
                     if init:  # a snapshot makes everything before it moot
                         box["init"], box["changes"] = True, changes

@@ -15,7 +15,7 @@ from durantic_agent.config import AgentConfig, parse_config
 from durantic_agent.fib import BestPath, Fib, desired_fib, diff_fib, mesh_members, update_fib
 from durantic_agent.gobgp.decode import decode_path
 from durantic_agent.gobgp.paths import make_path
-from durantic_agent.gobgp.watch import Backlog, best_path
+from durantic_agent.gobgp.watch import Backlog, best_path, resync_pays
 from durantic_agent.netlink.prefix import parse_prefix
 from durantic_agent.netlink.routes import Route, diff
 from durantic_agent.wg.known import KnownPeers
@@ -182,12 +182,29 @@ def test_known_peers_expire_and_forget() -> None:
 
 
 def test_backlog_needs_a_run_of_old_paths() -> None:
-    b = Backlog(lag=1.0, threshold=4)
+    b = Backlog(lag=1.0, threshold=2000)
     now = 1000.0
-    assert not b.observe([now - 5, now - 5, now - 5], now)
+    assert not b.observe([now - 5] * 1999, now)
     assert not b.observe([now], now)  # a fresh path: churn, not a backlog
-    assert not b.observe([now - 5] * 3, now)
+    assert not b.observe([now - 5] * 1999, now)
     assert b.observe([now - 5], now)
+    assert b.stale == 3999  # old paths seen, in a row or not
+
+
+def test_backlog_run_must_pay_for_a_snapshot_of_the_table() -> None:
+    # in a 50k table a snapshot costs about as much as reading a third of it as single events
+    b = Backlog(lag=1.0, threshold=5000, table=50_000)
+    now = 1000.0
+    assert not b.observe([now - 5] * 17_000, now)
+    assert b.observe([now - 5] * 500, now)
+
+
+def test_resync_pays_from_a_third_of_the_table_and_a_floor() -> None:
+    assert resync_pays(50_000, 50_000)
+    assert resync_pays(17_500, 50_000)
+    assert not resync_pays(17_000, 50_000)
+    assert not resync_pays(999, 100)  # small: reading through is cheap whatever the table
+    assert resync_pays(1000, 1000)
 
 
 def test_parse_device_text_matches_the_line_parser() -> None:

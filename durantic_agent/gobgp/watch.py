@@ -89,7 +89,7 @@ def best_path(p: Any) -> BestPath:
 # of the table is queued; below _RESYNC_FLOOR paths reading through is cheap whatever the table.
 _RESYNC_RATIO = 0.35
 _RESYNC_FLOOR = 1000
-_PROBE_STALE = 256  # old paths seen before gobgpd's table size is asked for ...
+_PROBE_PATHS = 256  # paths read before gobgpd's table size is asked for (a burst, not churn) ...
 _PROBE_EVERY = 0.25  # ... and at most this often (seconds)
 
 
@@ -114,15 +114,10 @@ class Backlog:
         self.threshold = threshold
         self.table = table  # destinations in gobgpd, as last seen
         self.run = 0
-        self.stale = 0  # old paths seen, in a row or not (the reader resets it when it asks gobgpd)
 
     def observe(self, ages: Iterable[float], now: float) -> bool:
         for age in ages:
-            if now - age > self.lag:
-                self.run += 1
-                self.stale += 1
-            else:
-                self.run = 0
+            self.run = self.run + 1 if now - age > self.lag else 0
         return self.run >= self.threshold and resync_pays(self.run, self.table)
 
 
@@ -201,10 +196,12 @@ def _read_best(
     reader_held) it is not subscribed, and subscribes again for a snapshot once it is free.
 
     Behind is told two ways. A run of old paths (Backlog) covers any kind of change. With `known` (the
-    destinations the consumer holds), old paths also make the reader ask gobgpd for its table size:
-    the difference is what is queued for new destinations (a paused or starved agent while a large
-    table arrives), and when a snapshot pays for it (resync_pays) the reader resubscribes at once
-    instead of reading thousands of events to find out."""
+    destinations the consumer holds), a burst of events (_PROBE_PATHS) also makes the reader ask gobgpd
+    for its table size, at most every _PROBE_EVERY: the difference is what is queued for new
+    destinations (a paused or starved agent while a large table arrives; the paths need not be old
+    yet), and when a snapshot pays for it (resync_pays) the reader resubscribes at once instead of
+    reading thousands of events to find out. Each probe costs gobgpd one pass over its table (about a
+    millisecond at 50k)."""
     hold = hold or _Hold()
     req = api.WatchEventRequest(
         table=api.WatchEventRequest.Table(
@@ -224,7 +221,7 @@ def _read_best(
         epoch = hold.epoch
         first = True
         behind = Backlog(lag, resync_after, table)
-        next_probe = 0.0
+        next_probe, unprobed = 0.0, 0
         call = rpc(req)
         calls[:] = [call]
         if hold.epoch != epoch:
@@ -251,8 +248,9 @@ def _read_best(
                         why = f"{behind.run} old paths in a row"
                         break
                     behind.run = 0
-                if known is not None and behind.stale >= _PROBE_STALE and (now := time.monotonic()) >= next_probe:
-                    next_probe, behind.stale = now + _PROBE_EVERY, 0
+                unprobed += len(paths)
+                if known is not None and unprobed >= _PROBE_PATHS and (now := time.monotonic()) >= next_probe:
+                    next_probe, unprobed = now + _PROBE_EVERY, 0
                     size = _table_size(get_table)
                     if size is not None:
                         behind.table = table = size

@@ -53,8 +53,8 @@ def _fall_behind(sock: str, known: Callable[[], int], second: int) -> tuple[int,
     )
     stop = threading.Event()
     calls: list[object] = []
-    # lag 0: every path counts as old; the run-length rule is out of the way (threshold unreachable)
-    reader = _read_best(channel, calls, stop, 0.0, 10**9, 0.0, known=known)
+    # the run-length rule is out of the way (threshold unreachable): only the table-size probe can tell
+    reader = _read_best(channel, calls, stop, 2.0, 10**9, 0.0, known=known)
     try:
         init, _ = next(reader)
         assert init

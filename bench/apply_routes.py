@@ -8,7 +8,10 @@ has all 10k, and until X has them. Then the same file again: must be a no-op wit
 objects from a JSON file (`apply -f routes.json`: the CLI parses JSON with json, not libyaml). For the
 breakdown, the same objects are also POSTed as JSON straight to /v1/apply (no CLI, no YAML).
 Between runs both sides withdraw everything (apply --prune of an empty file, DeletePath on Y).
-Goal: agent rate >= 60% of the raw rate (into gobgpd); re-apply <= 1 s.
+Goal: agent rate >= 60% of the raw rate (into gobgpd); re-apply <= 1 s. The raw reference itself moves
+by a third between runs on a shared 2-core machine (0.14-0.26 s for the same 10k), so each run's ratio
+is printed, then the median and the worst over DURANTIC_BENCH_RUNS runs (default 4); the verdict is
+on the worst.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import time
 
@@ -43,7 +47,8 @@ def _poll_until(pred: object, timeout: float = 120) -> float:
     return time.monotonic() - t
 
 
-def main(n: int = N, runs: int = 2) -> None:
+def main(n: int = N, runs: int | None = None) -> None:
+    runs = runs or int(os.environ.get("DURANTIC_BENCH_RUNS", "4"))
     lab = Lab()
     try:
         a, x, y, z = lab.ns("a"), lab.ns("x"), lab.ns("y"), lab.ns("z")
@@ -84,7 +89,8 @@ def main(n: int = N, runs: int = 2) -> None:
         # CPU from the agent being timed); the raw side is timed by its RPC, which ends once all are applied
         in_a, in_x, in_z = TableCounter(asock), TableCounter(xsock), TableCounter(zsock)
         cli = ["ip", "netns", "exec", a, DURANTIC]
-        worst = worst_json = 0.0
+        pcts: list[float] = []
+        pcts_json: list[float] = []
         worst_again = 0.0
         for i in range(runs):
             ld = load()
@@ -117,7 +123,7 @@ def main(n: int = N, runs: int = 2) -> None:
             _poll_until(lambda: in_a() >= n)
             ag_json = time.monotonic() - t0
             pct_json = (n / ag_json) / (n / rpc) * 100
-            worst_json = min(worst_json, pct_json) if i else pct_json
+            pcts_json.append(pct_json)
             # breakdown: the agent alone (JSON straight to the API)
             subprocess.run([*cli, "apply", "--prune", "-f", str(empty)], env=env, check=True, capture_output=True)
             wait_for(lambda: count_now(asock) == 0, 120, "agent table empty", interval=0.05)
@@ -128,7 +134,7 @@ def main(n: int = N, runs: int = 2) -> None:
                 _poll_until(lambda: in_a() >= n)
                 api_t = time.monotonic() - t0
             pct = (n / ag) / (n / rpc) * 100
-            worst = min(worst, pct) if i else pct
+            pcts.append(pct)
             worst_again = max(worst_again, again)
             print(
                 f"run {i + 1}: raw AddPathStream {n} -> gobgpd {rpc:.2f} s ({n / rpc:.0f}/s), on Z {raw_x:.2f} s | "
@@ -148,10 +154,12 @@ def main(n: int = N, runs: int = 2) -> None:
             )
         for counter in (in_a, in_x, in_z):
             counter.close()
+        worst, worst_json = min(pcts), min(pcts_json)
         print(
-            f"apply {n} routes: worst {worst:.0f}% of raw AddPathStream rate (goal >= 60%) "
-            f"{'OK' if worst >= 60 else 'MISSED'} from YAML, {worst_json:.0f}% "
-            f"{'OK' if worst_json >= 60 else 'MISSED'} from JSON; re-apply worst {worst_again:.2f} s (goal <= 1 s) "
+            f"apply {n} routes, % of the raw AddPathStream rate over {runs} runs (goal >= 60%): from YAML "
+            f"median {statistics.median(pcts):.0f}%, worst {worst:.0f}% {'OK' if worst >= 60 else 'MISSED'}; "
+            f"from JSON median {statistics.median(pcts_json):.0f}%, worst {worst_json:.0f}% "
+            f"{'OK' if worst_json >= 60 else 'MISSED'}; re-apply worst {worst_again:.2f} s (goal <= 1 s) "
             f"{'OK' if worst_again <= 1 else 'MISSED'}"
         )
     finally:

@@ -221,7 +221,7 @@ def _read_best(
         epoch = hold.epoch
         first = True
         behind = Backlog(lag, resync_after, table)
-        next_probe, unprobed = 0.0, 0
+        next_probe, unprobed, why = 0.0, 0, ""
         call = rpc(req)
         calls[:] = [call]
         if hold.epoch != epoch:

@@ -400,7 +400,7 @@ class Agent:
             try:
                 seen = 0
                 sync = self._fib_sync
-                async for init, changes in watch_best(client, known=lambda: len(self.best)):
+                async for init, changes in watch_best(client, known=lambda: self.best):
                     if init:
                         self.best = {}
                         sync.best_reset()

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -189,19 +189,21 @@ def _read_best(
     resync_after: int,
     min_interval: float,
     hold: _Hold | None = None,
-    known: Callable[[], int] | None = None,
+    known: Callable[[], Mapping[str, object]] | None = None,
+    pending: Callable[[], int] = lambda: 0,
 ) -> Generator[tuple[bool, list[tuple[BestPath, bool]]], None, None]:
     """The blocking reader behind watch_best: (is_init, changes) per event, resubscribing when behind.
     The live call is kept in `calls` so another thread can cancel it; while `hold` is held (see
     reader_held) it is not subscribed, and subscribes again for a snapshot once it is free.
 
     Behind is told two ways. A run of old paths (Backlog) covers any kind of change. With `known` (the
-    destinations the consumer holds), a burst of events (_PROBE_PATHS) also makes the reader ask gobgpd
-    for its table size, at most every _PROBE_EVERY: the difference is what is queued for new
-    destinations (a paused or starved agent while a large table arrives; the paths need not be old
-    yet), and when a snapshot pays for it (resync_pays) the reader resubscribes at once instead of
-    reading thousands of events to find out. Each probe costs gobgpd one pass over its table (about a
-    millisecond at 50k)."""
+    consumer's destinations; `pending`: how many changes it has not taken yet), a burst of paths for
+    destinations it does not hold (_PROBE_PATHS) also makes the reader ask gobgpd for its table size,
+    at most every _PROBE_EVERY: the difference is what is queued for new destinations (a paused or
+    starved agent while a large table arrives; the paths need not be old yet), and when a snapshot pays
+    for it (resync_pays) the reader resubscribes at once instead of reading thousands of events to find
+    out. Churn on known destinations (best paths moving) never probes: a probe costs gobgpd a pass over
+    its table."""
     hold = hold or _Hold()
     req = api.WatchEventRequest(
         table=api.WatchEventRequest.Table(
@@ -248,13 +250,17 @@ def _read_best(
                         why = f"{behind.run} old paths in a row"
                         break
                     behind.run = 0
-                unprobed += len(paths)
-                if known is not None and unprobed >= _PROBE_PATHS and (now := time.monotonic()) >= next_probe:
+                if known is None:
+                    continue
+                held = known()
+                unprobed += sum(1 for bp, _ in out if bp.prefix not in held)
+                if unprobed >= _PROBE_PATHS and (now := time.monotonic()) >= next_probe:
                     next_probe, unprobed = now + _PROBE_EVERY, 0
                     size = _table_size(get_table)
                     if size is not None:
                         behind.table = table = size
-                        queued = size - known()
+                        # what the consumer has not taken yet may hold new destinations: errs low
+                        queued = size - len(known()) - pending()
                         if resync_pays(queued, size) and now - last_sync >= min_interval:
                             why = f"~{queued} new destinations queued of {size}"
                             break
@@ -279,11 +285,11 @@ async def watch_best(
     lag: float = 2.0,
     resync_after: int = 5000,
     min_interval: float = 30.0,
-    known: Callable[[], int] | None = None,
+    known: Callable[[], Mapping[str, object]] | None = None,
 ) -> AsyncIterator[tuple[bool, list[tuple[BestPath, bool]]]]:
     """Yields (is_init, [(path, withdrawn)]). An init event replaces everything known before: it comes
     first, and again when the reader resubscribes because it fell behind (see Backlog and _read_best),
-    at most once per `min_interval` seconds. `known` tells how many destinations the consumer holds.
+    at most once per `min_interval` seconds. `known` returns the destinations the consumer holds.
 
     gobgpd sends one event per changed path (50,000 in a burst). They are read and decoded in a thread
     on a single-threaded unary-stream channel (~70k events/s; grpc.aio managed ~10k/s), and whatever
@@ -304,15 +310,10 @@ async def watch_best(
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
             loop.call_soon_threadsafe(ready.set)
 
-    def holding() -> int:
-        # what the consumer has, plus what it has not taken yet (that may include changes to known
-        # destinations and withdrawals: the estimate of what is queued errs on the low side)
-        return (known() if known is not None else 0) + len(box["changes"])
-
     def run() -> None:
         try:
             reader = _read_best(
-                channel, calls, stop, lag, resync_after, min_interval, hold, holding if known is not None else None
+                channel, calls, stop, lag, resync_after, min_interval, hold, known, lambda: len(box["changes"])
             )
             for init, changes in reader:
                 with lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 
 import grpc
 
@@ -44,7 +44,7 @@ async def _delete(sock: str, second: int) -> None:
         await client.close()
 
 
-def _fall_behind(sock: str, known: Callable[[], int], second: int) -> tuple[int, int]:
+def _fall_behind(sock: str, known: Mapping[str, object], second: int) -> tuple[int, int]:
     """Subscribe, stop reading while N paths go into gobgpd, then read on. Returns (single path events
     read, destinations in the snapshot that came instead: -1 if none did)."""
     # as the agent reads it (GobgpClient.blocking_channel)
@@ -54,7 +54,7 @@ def _fall_behind(sock: str, known: Callable[[], int], second: int) -> tuple[int,
     stop = threading.Event()
     calls: list[object] = []
     # the run-length rule is out of the way (threshold unreachable): only the table-size probe can tell
-    reader = _read_best(channel, calls, stop, 2.0, 10**9, 0.0, known=known)
+    reader = _read_best(channel, calls, stop, 2.0, 10**9, 0.0, known=lambda: known)
     try:
         init, _ = next(reader)
         assert init
@@ -81,12 +81,12 @@ def test_reader_behind_on_a_new_table_takes_a_snapshot(lab: Lab) -> None:
     asyncio.run(_start(str(sock)))
 
     # holds nothing: all N are queued, and a snapshot of N pays -> it comes after a few hundred events
-    singles, snapshot = _fall_behind(str(sock), lambda: 0, 1)
+    singles, snapshot = _fall_behind(str(sock), {}, 1)
     assert snapshot == N, (singles, snapshot)
     assert singles < N // 2, singles
 
-    # already holds as many destinations as gobgpd will have: nothing new is queued, so every change
-    # is read as it comes and no snapshot is taken
+    # holds as many destinations as gobgpd will have (as if the new paths were known ones moving):
+    # the table size says nothing is queued, so every change is read as it comes, no snapshot
     asyncio.run(_delete(str(sock), 1))
-    singles, snapshot = _fall_behind(str(sock), lambda: N, 2)
+    singles, snapshot = _fall_behind(str(sock), {f"10.200.{i // 256}.{i % 256}/32": None for i in range(N)}, 2)
     assert snapshot == -1 and singles == N, (singles, snapshot)

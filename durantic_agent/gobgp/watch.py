@@ -24,7 +24,7 @@ import grpc
 from ..aioutil import gc_paused
 from ..fib import BestPath
 from .client import GobgpClient, translate_rpc_error
-from .pb import api, attr
+from .pb import V4U, V6U, api, attr
 
 __all__ = ["Backlog", "best_path", "reader_held", "watch_best"]
 
@@ -37,10 +37,6 @@ _CACHE_MAX = 4096
 _BULK = 1000
 _SERVICE = "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name
 _METHOD = _SERVICE + "/WatchEvent"
-_FAMILIES = (
-    api.Family(afi=api.Family.AFI_IP, safi=api.Family.SAFI_UNICAST),
-    api.Family(afi=api.Family.AFI_IP6, safi=api.Family.SAFI_UNICAST),
-)
 
 
 def _next_hop(raw: bytes) -> str:
@@ -175,7 +171,7 @@ def _table_size(get_table: Callable[..., Any]) -> int | None:
     try:
         return sum(
             int(get_table(api.GetTableRequest(table_type=api.GLOBAL, family=f), timeout=2).num_destination)
-            for f in _FAMILIES
+            for f in (V4U, V6U)
         )
     except grpc.RpcError:
         return None

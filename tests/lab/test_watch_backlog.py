@@ -28,18 +28,11 @@ async def _start(sock: str) -> None:
         await client.close()
 
 
-async def _add(sock: str, second: int) -> None:
+async def _stream(sock: str, second: int, withdraw: bool = False) -> None:
     client = GobgpClient(sock)
+    specs = [PathSpec(prefix=f"10.{second}.{i // 256}.{i % 256}/32") for i in range(N)]
     try:
-        await speaker.add_paths(client, [PathSpec(prefix=f"10.{second}.{i // 256}.{i % 256}/32") for i in range(N)])
-    finally:
-        await client.close()
-
-
-async def _delete(sock: str, second: int) -> None:
-    client = GobgpClient(sock)
-    try:
-        await speaker.delete_paths(client, [PathSpec(prefix=f"10.{second}.{i // 256}.{i % 256}/32") for i in range(N)])
+        await (speaker.delete_paths if withdraw else speaker.add_paths)(client, specs)
     finally:
         await client.close()
 
@@ -58,7 +51,7 @@ def _fall_behind(sock: str, known: Mapping[str, object], second: int) -> tuple[i
     try:
         init, _ = next(reader)
         assert init
-        asyncio.run(_add(sock, second))  # the reader is not reading: gobgpd queues N events for it
+        asyncio.run(_stream(sock, second))  # the reader is not reading: gobgpd queues N events for it
         singles = 0
         for init, changes in reader:
             if init:
@@ -87,6 +80,6 @@ def test_reader_behind_on_a_new_table_takes_a_snapshot(lab: Lab) -> None:
 
     # holds as many destinations as gobgpd will have (as if the new paths were known ones moving):
     # the table size says nothing is queued, so every change is read as it comes, no snapshot
-    asyncio.run(_delete(str(sock), 1))
+    asyncio.run(_stream(str(sock), 1, withdraw=True))
     singles, snapshot = _fall_behind(str(sock), {f"10.200.{i // 256}.{i % 256}/32": None for i in range(N)}, 2)
     assert snapshot == -1 and singles == N, (singles, snapshot)

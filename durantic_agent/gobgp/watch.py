@@ -94,6 +94,17 @@ def resync_pays(queued: int, table: int) -> bool:
     return queued >= _RESYNC_FLOOR and queued >= _RESYNC_RATIO * table
 
 
+_SNAPSHOT_SHARE = 20  # a reader that keeps falling behind spends at most ~1/20 of its time on snapshots
+
+
+def resync_spacing(last_cost: float, min_interval: float) -> float:
+    """Seconds to wait after a snapshot that took `last_cost` (subscribe to decoded) before the next one:
+    20x its cost, and never more than `min_interval`. An agent that starts with an empty table and is
+    then flooded (peers sending full tables at boot) may resync at once; after a 50k snapshot (~0.9 s)
+    the next waits ~18 s."""
+    return min(min_interval, _SNAPSHOT_SHARE * last_cost)
+
+
 class Backlog:
     """Tells from the ages of arriving paths that the reader is far behind gobgpd.
 
@@ -213,6 +224,7 @@ def _read_best(
         response_deserializer=api.GetTableResponse.FromString,
     )
     last_sync = time.monotonic()
+    spacing = min_interval  # until the first snapshot tells what one costs
     table = 0
     while not stop.is_set():
         hold.free.wait(_HOLD_MAX)  # a hold that outlasts this is read through
@@ -220,6 +232,7 @@ def _read_best(
         first = True
         behind = Backlog(lag, resync_after, table)
         next_probe, unprobed, why = 0.0, 0, ""
+        subscribed = time.monotonic()
         call = rpc(req)
         calls[:] = [call]
         if hold.epoch != epoch:
@@ -235,6 +248,8 @@ def _read_best(
                         out = [(best_path(p), p.is_withdraw) for p in paths]
                 else:
                     out = [(best_path(p), p.is_withdraw) for p in paths]
+                if first:
+                    spacing = resync_spacing(time.monotonic() - subscribed, min_interval)
                 if out or first:
                     yield first, out
                 if first:
@@ -242,7 +257,7 @@ def _read_best(
                     first = False
                     continue
                 if behind.observe((p.age.seconds + p.age.nanos * 1e-9 for p in paths), time.time()):
-                    if time.monotonic() - last_sync >= min_interval:
+                    if time.monotonic() - last_sync >= spacing:
                         why = f"{behind.run} old paths in a row"
                         break
                     behind.run = 0
@@ -257,7 +272,7 @@ def _read_best(
                         behind.table = table = size
                         # what the consumer has not taken yet may hold new destinations: errs low
                         queued = size - len(known()) - pending()
-                        if resync_pays(queued, size) and now - last_sync >= min_interval:
+                        if resync_pays(queued, size) and now - last_sync >= spacing:
                             why = f"~{queued} new destinations queued of {size}"
                             break
             else:
@@ -285,7 +300,8 @@ async def watch_best(
 ) -> AsyncIterator[tuple[bool, list[tuple[BestPath, bool]]]]:
     """Yields (is_init, [(path, withdrawn)]). An init event replaces everything known before: it comes
     first, and again when the reader resubscribes because it fell behind (see Backlog and _read_best),
-    at most once per `min_interval` seconds. `known` returns the destinations the consumer holds.
+    at most once per resync_spacing (20x what the last snapshot cost, at most `min_interval` seconds).
+    `known` returns the destinations the consumer holds.
 
     gobgpd sends one event per changed path (50,000 in a burst). They are read and decoded in a thread
     on a single-threaded unary-stream channel (~70k events/s; grpc.aio managed ~10k/s), and whatever

@@ -1,6 +1,7 @@
-"""A best-path reader that fell behind while a large table arrived (a paused or starved agent) asks
-gobgpd how big the table is and resubscribes for a snapshot at once, instead of reading thousands of
-queued per-path events; a reader that already holds the table reads the events as they come."""
+"""A best-path reader that fell behind while a large table arrived (a paused or starved agent, or one
+flooded right after it started) asks gobgpd how big the table is and resubscribes for a snapshot at once,
+instead of reading thousands of queued per-path events; a reader that already holds as many
+destinations reads the events as they come."""
 
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ def _fall_behind(sock: str, known: Mapping[str, object], second: int) -> tuple[i
     )
     stop = threading.Event()
     calls: list[object] = []
-    # the run-length rule is out of the way (threshold unreachable): only the table-size probe can tell
-    reader = _read_best(channel, calls, stop, 2.0, 10**9, 0.0, known=lambda: known)
+    # the run-length rule is out of the way (threshold unreachable): only the table-size probe can tell.
+    # min_interval is the agent's 30 s: the first snapshot (an empty table) cost next to nothing, so the
+    # reader may take another at once (resync_spacing), as an agent flooded by full tables at boot must
+    reader = _read_best(channel, calls, stop, 2.0, 10**9, 30.0, known=lambda: known)
     try:
         init, _ = next(reader)
         assert init

@@ -15,7 +15,7 @@ from durantic_agent.config import AgentConfig, parse_config
 from durantic_agent.fib import BestPath, Fib, desired_fib, diff_fib, mesh_members, update_fib
 from durantic_agent.gobgp.decode import decode_path
 from durantic_agent.gobgp.paths import make_path
-from durantic_agent.gobgp.watch import Backlog, best_path, resync_pays
+from durantic_agent.gobgp.watch import Backlog, best_path, resync_pays, resync_spacing
 from durantic_agent.netlink.prefix import parse_prefix
 from durantic_agent.netlink.routes import Route, diff
 from durantic_agent.wg.known import KnownPeers
@@ -196,6 +196,12 @@ def test_backlog_run_must_pay_for_a_snapshot_of_the_table() -> None:
     now = 1000.0
     assert not b.observe([now - 5] * 17_000, now)
     assert b.observe([now - 5] * 500, now)
+
+
+def test_resync_spacing_follows_what_the_last_snapshot_cost() -> None:
+    assert resync_spacing(0.005, 30.0) == pytest.approx(0.1)  # an empty table at start: resync at once
+    assert resync_spacing(0.9, 30.0) == pytest.approx(18.0)  # a 50k snapshot: ~5 % of the time at most
+    assert resync_spacing(5.0, 30.0) == 30.0  # never spaced more than min_interval
 
 
 def test_resync_pays_from_a_third_of_the_table_and_a_floor() -> None:

@@ -30,21 +30,28 @@ class Prefix(NamedTuple):
         return self.value >> shift == other.value >> shift
 
 
+_MASK4 = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
+_PLEN4 = {str(n): n for n in range(33)}  # canonical lengths only: "08", "+8", " 8" go to ipaddress
+_new_prefix = tuple.__new__  # skips NamedTuple's Python-level __new__ (a third of a cold parse)
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def parse_prefix(text: str) -> Prefix:
     """Like `ip_network(text, strict=False)`; ValueError for what ipaddress refuses."""
     addr, sep, plen = text.partition("/")
-    if ":" not in addr and (not sep or (plen.isdigit() and plen.isascii() and len(plen) <= 2)):
+    n = _PLEN4.get(plen) if sep else 32
+    if n is not None and ":" not in addr:
         try:
-            raw = socket.inet_pton(socket.AF_INET, addr)
+            raw = socket.inet_pton(socket.AF_INET, addr)  # dotted quad only, no leading zeros: canonical
         except OSError:
             pass
         else:
-            n = int(plen) if sep else 32
-            if n <= 32:
-                value = int.from_bytes(raw, "big") & ((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF)
-                packed = value.to_bytes(4, "big")
-                return Prefix(4, n, value, packed, f"{socket.inet_ntop(socket.AF_INET, packed)}/{n}")
+            value = int.from_bytes(raw, "big")
+            masked = value & _MASK4[n]
+            if masked == value:  # what gobgpd and the config hand over: the text is canonical already
+                return _new_prefix(Prefix, (4, n, value, raw, text if sep else f"{addr}/32"))
+            packed = masked.to_bytes(4, "big")
+            return _new_prefix(Prefix, (4, n, masked, packed, f"{socket.inet_ntop(socket.AF_INET, packed)}/{n}"))
     net = ipaddress.ip_network(text, strict=False)
     packed = net.network_address.packed
     return Prefix(net.version, net.prefixlen, int.from_bytes(packed, "big"), packed, str(net))

@@ -242,6 +242,7 @@ def test_parse_device_text_matches_the_line_parser() -> None:
 def test_parse_prefix_agrees_with_ipaddress() -> None:
     rng = random.Random(3)
     samples = ["10.0.0.1/24", "0.0.0.0/0", "255.255.255.255", "10.0.0.0/33", "10.0.0/8", "01.2.3.4/8", "fd00::1/64"]
+    samples += ["10.0.0.0/08", "10.0.0.0/", "10.0.0.0/ 8", "10.0.0.0/+8", "10.0.0.0/\u0668", "1.2.3.4/32", "1.2.3.4/0"]
     samples += [
         f"{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}/{rng.randrange(34)}"
         for _ in range(500)

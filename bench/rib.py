@@ -70,6 +70,30 @@ async def table_count(sock: Path | str, family: Any = V4U) -> int:
         await client.close()
 
 
+def snapshot_seconds(sock: Path | str) -> tuple[float, int]:
+    """What gobgpd alone takes to hand over its best paths: a fresh WatchEvent(BEST, init=True) on a
+    scratch channel, timed until the first message (the whole table) has arrived, undecoded; and its
+    size in bytes. The floor under any consumer of GoBGP 3.10's API that starts from a full table."""
+    import grpc
+
+    channel = grpc.insecure_channel(f"unix://{sock}", options=[("grpc.max_receive_message_length", 1 << 30)])
+    try:
+        rpc = channel.unary_stream(
+            "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name + "/WatchEvent",
+            request_serializer=api.WatchEventRequest.SerializeToString,
+        )
+        best = api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST, init=True)
+        t0 = time.monotonic()
+        call = rpc(api.WatchEventRequest(table=api.WatchEventRequest.Table(filters=[best])))
+        try:
+            raw = next(iter(call))
+            return time.monotonic() - t0, len(raw)
+        finally:
+            call.cancel()
+    finally:
+        channel.close()
+
+
 def count_now(sock: Path | str) -> int:
     return asyncio.run(table_count(sock))
 

@@ -22,6 +22,7 @@ from typing import Any
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.paths import make_path
 from durantic_agent.gobgp.pb import V4U, api
+from durantic_agent.gobgp.watch import _METHOD as _WATCH_METHOD
 from tests.lab.harness import DURANTIC, GOBGP, ROOT, AgentHandle, Lab, run, wait_for
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -78,10 +79,7 @@ def snapshot_seconds(sock: Path | str) -> tuple[float, int]:
 
     channel = grpc.insecure_channel(f"unix://{sock}", options=[("grpc.max_receive_message_length", 1 << 30)])
     try:
-        rpc = channel.unary_stream(
-            "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name + "/WatchEvent",
-            request_serializer=api.WatchEventRequest.SerializeToString,
-        )
+        rpc = channel.unary_stream(_WATCH_METHOD, request_serializer=api.WatchEventRequest.SerializeToString)
         best = api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST, init=True)
         t0 = time.monotonic()
         call = rpc(api.WatchEventRequest(table=api.WatchEventRequest.Table(filters=[best])))

@@ -14,15 +14,16 @@ is printed, then the median and the worst over DURANTIC_BENCH_RUNS runs (default
 on the worst.
 
 Each run also prints the floor under any `apply -f` of this file that validates it whole before changing
-anything: the CLI's own start (`durantic --help`, same interpreter and imports), the YAML (or JSON) parse
-and the schema validation (the CLI's and the agent's own functions, timed here, best of 3), with the stream into
-gobgpd taken at raw's speed. Storage, the hand-over to the controller and the agent's stream are left out,
-so no implementation of this contract does better than that figure on this machine.
+anything: the CLI's own start (`durantic --help`, same interpreter and imports), the YAML (or JSON)
+parse and the schema validation (the CLI's and the agent's own functions, timed here, best of 3), with
+the stream into gobgpd taken at raw's speed. Storage, the hand-over to the controller and the agent's
+stream are left out, so no implementation of this contract does better than that figure on this machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -72,6 +73,7 @@ def floor_seconds(cli: list[str], text: str, text_json: str) -> tuple[float, flo
     parse_json = _best_of(lambda: json.loads(text_json))
     doc = load_yaml(text)
     validate = _best_of(lambda: parse_doc(doc))
+    gc.collect()  # now, rather than a collection started by these allocations inside the agent's timed window
     return start, parse, parse_json, validate
 
 

@@ -26,7 +26,7 @@ from ..fib import BestPath
 from .client import GobgpClient, translate_rpc_error
 from .pb import V4U, V6U, api, attr
 
-__all__ = ["Backlog", "best_path", "reader_held", "watch_best"]
+__all__ = ["Backlog", "best_path", "decode_paths", "reader_held", "watch_best"]
 
 log = logging.getLogger("durantic.gobgp")
 
@@ -87,6 +87,14 @@ _RESYNC_RATIO = 0.35
 _RESYNC_FLOOR = 1000
 _PROBE_PATHS = 256  # paths read before gobgpd's table size is asked for (a burst, not churn) ...
 _PROBE_EVERY = 0.25  # ... and at most this often (seconds)
+
+
+def decode_paths(paths: Any) -> list[tuple[BestPath, bool]]:
+    """One event's paths as (best path, withdrawn); a snapshot (a whole table) with the cyclic GC paused."""
+    if len(paths) > _BULK:
+        with gc_paused():
+            return [(best_path(p), p.is_withdraw) for p in paths]
+    return [(best_path(p), p.is_withdraw) for p in paths]
 
 
 def resync_pays(queued: int, table: int) -> bool:
@@ -243,11 +251,7 @@ def _read_best(
                 if not ev.HasField("table"):
                     continue
                 paths = ev.table.paths
-                if len(paths) > _BULK:
-                    with gc_paused():
-                        out = [(best_path(p), p.is_withdraw) for p in paths]
-                else:
-                    out = [(best_path(p), p.is_withdraw) for p in paths]
+                out = decode_paths(paths)
                 if first:
                     spacing = resync_spacing(time.monotonic() - subscribed, min_interval)
                 if out or first:

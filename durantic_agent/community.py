@@ -31,8 +31,8 @@ WELL_KNOWN: dict[str, int] = {
     "no-peer": 0xFFFFFF04,
 }
 NAMES_BY_VALUE: dict[int, str] = {v: k for k, v in WELL_KNOWN.items()}
-_STD = re.compile(r"^(\d+):(\d+)$")
-_LARGE = re.compile(r"^(\d+):(\d+):(\d+)$")
+_STD = re.compile(r"^(\d+):(\d+)\Z")
+_LARGE = re.compile(r"^(\d+):(\d+):(\d+)\Z")
 
 
 def parse_community(v: Any) -> str:

@@ -6,6 +6,7 @@ AgentError
 ├── SidecarError
 │   ├── SidecarUnavailable   gobgpd not running / not answering
 │   └── SidecarRejected      gobgpd answered with an error (text only: GoBGP uses StatusCode.UNKNOWN)
+├── StorageError         a file could not be made durable (carries errno); nothing was changed
 ├── NetlinkOpError       a kernel operation failed (carries errno)
 └── WireGuardError       a WireGuard backend failed
 """
@@ -19,6 +20,7 @@ __all__ = [
     "SidecarError",
     "SidecarRejected",
     "SidecarUnavailable",
+    "StorageError",
     "ValidationFailed",
     "WireGuardError",
 ]
@@ -48,6 +50,14 @@ class SidecarUnavailable(SidecarError):
 
 class SidecarRejected(SidecarError):
     pass
+
+
+class StorageError(AgentError):
+    def __init__(self, path: object, err: OSError) -> None:
+        self.errno = err.errno
+        self.path = path
+        why = err.strerror or str(err)
+        super().__init__(f"{str(path)!r} could not be written: {why}; nothing was changed")
 
 
 class NetlinkOpError(AgentError):

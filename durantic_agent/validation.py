@@ -26,7 +26,7 @@ __all__ = [
 
 ASN_MAX = 4294967295
 _FIELD_FIRST = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*: ")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -71,16 +71,27 @@ def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
             lines.append(f"{loc}: {_reason(dict(err))}")
         elif err.get("type") == "extra_forbidden":
             lines.append(f"{loc}: unknown key")
-        elif err.get("type") == "value_error" and isinstance(err.get("input"), dict):
+        elif (
+            err.get("type") == "value_error"
+            and isinstance(err.get("input"), dict)
+            and not _holds_secrets(tuple(err["loc"]))
+        ):
             # a check across fields of one object: its message starts with the field it blames
             msg = _reason(dict(err))
             if _FIELD_FIRST.match(msg):
                 lines.append(msg if loc == "(top level)" else f"{loc}.{msg}")
             else:
                 lines.append(f"{loc}: {err.get('input')!r} {msg}")
+        elif _holds_secrets(tuple(err["loc"])):
+            lines.append(f"{loc}: {_reason(dict(err))}")  # never echo a header or env value back
         else:
             lines.append(f"{loc}: {err.get('input')!r} {_reason(dict(err))}")
     return lines
+
+
+def _holds_secrets(loc: tuple[int | str, ...]) -> bool:
+    """A check's HTTP headers and exec environment may carry credentials: errors do not repeat them."""
+    return any(part in ("headers", "env") for part in loc)
 
 
 # --- value types -------------------------------------------------------------------------------
@@ -137,7 +148,7 @@ def _name(v: Any) -> str:
     return v
 
 
-_DUR_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DUR_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*\Z")
 
 
 def parse_duration(v: Any) -> float:

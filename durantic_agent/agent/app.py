@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import GOBGP_VERSION, __version__
 from ..aioutil import gc_paused
@@ -25,12 +25,14 @@ from ..config.schema import WG_PREFIX
 from ..desired import Desired, DrainPhase, PathSpec, desired
 from ..errors import AgentError, ConfigError, SidecarError
 from ..fib import BestPath, Fib, MemberRef, mesh_members
+from ..files import FileProblem, lock_dir, read_secret
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.policy import reconcile_policies
 from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..gobgp.watch import watch_best
 from ..health.engine import HealthEngine
+from ..limits import raise_nofile_limit
 from ..mesh_policy import mesh_policies
 from ..metrics import AGENT_METRICS
 from ..netlink.addrs import LoopbackAddrs
@@ -48,6 +50,9 @@ from ..wg.select import open_backend
 from .controller import Controller
 from .fibsync import FibSync
 from .views import AgentViews
+
+if TYPE_CHECKING:
+    from ..api.server import ApiServer
 
 __all__ = ["Agent"]
 
@@ -108,6 +113,8 @@ class Agent:
         self._reload_requested = asyncio.Event()
         self.last_desired = Desired()
         self._drain_task: asyncio.Task[None] | None = None
+        self._locks: list[int] = []  # runtime_dir (and state_dir) locks, held for the agent's life
+        self.api_server: ApiServer | None = None
 
     # ----- inputs -------------------------------------------------------------------------------
 
@@ -121,12 +128,13 @@ class Agent:
         out = {}
         for i, n in enumerate(cfg.neighbors):
             if n.password_file is not None:
+                field = f"neighbors[{i}].password_file"
                 try:
-                    out[n.name] = n.password_file.read_text().strip()
+                    out[n.name] = read_secret(n.password_file, field)
+                except FileProblem as e:
+                    raise ConfigError([str(e)]) from None
                 except OSError as e:
-                    raise ConfigError(
-                        [f"neighbors[{i}].password_file: {str(n.password_file)!r} cannot be read: {e.strerror}"]
-                    ) from None
+                    raise ConfigError([f"{field}: {str(n.password_file)!r} cannot be read: {e.strerror}"]) from None
         return out
 
     def compute_desired(self) -> Desired:
@@ -166,7 +174,10 @@ class Agent:
         else:
             self._paths_applied = None
         self._policies_applied = None
-        self._running_marker.touch()
+        try:
+            self._running_marker.touch()
+        except OSError as e:  # a full state disk must not stop BGP; only a restart's GR hint is lost
+            log.warning("cannot mark the state dir as running: %s", e.strerror)
         self.controller.wake()
 
     def client(self) -> GobgpClient:
@@ -274,8 +285,10 @@ class Agent:
         priv, pub = {}, {}
         for i, mesh in enumerate(cfg.meshes):
             try:
-                key = mesh.private_key_file.read_text().strip()
+                key = read_secret(mesh.private_key_file, f"meshes[{i}].private_key_file")
                 pk = public_key(key)
+            except FileProblem as e:
+                raise ConfigError([str(e)]) from None
             except (OSError, ValueError) as e:
                 why = e.strerror if isinstance(e, OSError) else "is not a WireGuard private key"
                 raise ConfigError([f"meshes[{i}].private_key_file: {str(mesh.private_key_file)!r} {why}"]) from None
@@ -582,6 +595,7 @@ class Agent:
             "pid": os.getpid(),
             "uptime": round(time.time() - self.started_at, 3),
             "drain": self.drain.value,
+            "web": self.api_server.web_status() if self.api_server is not None else None,
             "reconcile": {
                 n: {"ok": r.ok, "error": r.error, "changed": r.changed, "at": r.at, "seconds": round(r.seconds, 4)}
                 for n, r in self.controller.results.items()
@@ -638,6 +652,10 @@ class Agent:
     async def run(self) -> int:
         from ..api.server import ApiServer
 
+        self._locks = [lock_dir(self.cfg.runtime_dir, "runtime_dir")]
+        if self.cfg.state_dir.resolve() != self.cfg.runtime_dir.resolve():
+            self._locks.append(lock_dir(self.cfg.state_dir, "state_dir"))
+        raise_nofile_limit()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
@@ -656,7 +674,7 @@ class Agent:
             await enable_forwarding()
         self.drain = DrainPhase.WITHDRAWN if self.store.state.drained else DrainPhase.NONE
         self.cfg.runtime_dir.mkdir(parents=True, exist_ok=True)
-        api = ApiServer(self)
+        api = self.api_server = ApiServer(self)
         await self.sidecar.start()
         self.sync_health()
         await self.health.start()
@@ -699,5 +717,7 @@ class Agent:
                 await self.wg.close()
             with contextlib.suppress(FileNotFoundError):
                 self._running_marker.unlink()
+            for fd in self._locks:
+                os.close(fd)
         log.info("stopped")
         return 0

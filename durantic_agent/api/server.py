@@ -1,15 +1,20 @@
 """aiohttp servers: the full API on the unix socket, and the read-only web view + /metrics on loopback TCP.
 
-Writes are validated whole before anything changes: a 400 carries one line naming field and value.
+Writes are validated whole before anything changes: a 400 carries one line naming field and value; a
+change the disk cannot take is a 507 (no space) or 500, and changes nothing. The TCP listener, which any
+local user reaches, answers only to its own Host names (DNS rebinding), under a connection cap and
+deadlines (api/guard.py); every response carries security headers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +22,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from ..errors import AgentError, ConfigError, ValidationFailed
+from ..errors import AgentError, ConfigError, StorageError, ValidationFailed
+from ..limits import WEB_HEAD_TIMEOUT, WEB_IDLE_TIMEOUT, WEB_LIFETIME, raise_nofile_limit, web_connection_cap
 from ..objects.announcement import Announcement
 from ..objects.document import parse_doc
+from ..redact import redact_announcement
 from ..validation import format_errors
+from .guard import ConnectionGuard
 
 if TYPE_CHECKING:
     from ..agent.app import Agent
@@ -47,16 +55,55 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(400, str(e))
     except ConfigError as e:
         return _error(400, "; ".join(e.messages))
-    except json.JSONDecodeError as e:
-        return _error(400, f"request body is not JSON: {e.msg}")
+    except StorageError as e:
+        log.error("%s", e)
+        return _error(507 if e.errno in (errno.ENOSPC, errno.EDQUOT) else 500, f"state file {e}")
     except AgentError as e:
         return _error(503, str(e))
 
 
-async def _body(request: web.Request) -> Any:
-    if not request.can_read_body:
+async def _body(request: web.Request, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    """The request body as a JSON object ({} when empty); anything else is a ValidationFailed (400).
+    With `allowed`, other keys are refused."""
+    raw = await request.read() if request.can_read_body else b""
+    if not raw.strip():
         return {}
-    return json.loads(await request.text() or "{}")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValidationFailed(f"(body): is not UTF-8 (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ValidationFailed(f"(body): is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise ValidationFailed("(body): is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed(f"(body): a JSON {_json_kind(body)} is not a JSON object")
+    if allowed is not None:
+        for key in body:
+            if key not in allowed:
+                raise ValidationFailed(f"{key}: unknown key")
+    return body
+
+
+def _json_kind(v: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(v), "number")
+
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, errors and streams included; the web page's own stricter CSP is kept."""
+    for k, v in _SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    response.headers.setdefault("Content-Security-Policy", _API_CSP)
 
 
 def build_api_app(agent: Agent) -> web.Application:
@@ -98,10 +145,7 @@ def build_api_app(agent: Agent) -> web.Application:
     @routes.put("/v1/announcements/{name}")
     async def put_announcement(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        body = await _body(request)
-        if not isinstance(body, dict):
-            raise ValidationFailed("(body): is not a mapping")
-        body = {**body, "name": name}
+        body = {**await _body(request), "name": name}
         try:
             ann = Announcement.model_validate(body)
         except ValidationError as e:
@@ -154,8 +198,8 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.post("/v1/drain")
     async def drain(request: web.Request) -> web.Response:
-        body = await _body(request)
-        grace = body.get("grace", 30) if isinstance(body, dict) else 30
+        body = await _body(request, frozenset({"grace"}))
+        grace = body.get("grace", 30)
         if not isinstance(grace, int | float) or isinstance(grace, bool) or not 0 <= grace <= 3600:
             raise ValidationFailed(f"grace: {grace!r} must be a number of seconds between 0 and 3600")
         await agent.set_drain(True, float(grace))
@@ -163,6 +207,7 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.post("/v1/undrain")
     async def undrain(request: web.Request) -> web.Response:
+        await _body(request, frozenset())
         await agent.set_drain(False, 0)
         return _json({"drain": agent.drain.value})
 
@@ -216,7 +261,11 @@ def build_api_app(agent: Agent) -> web.Application:
         ps = store.state.policy_set(name)
         if ps is None:
             return _error(404, f"policy set {name!r} not found")
-        body = await _body(request)
+        body = await _body(request, frozenset({"prefix", "communities", "large_communities", "as_path"}))
+        for key in ("communities", "large_communities", "as_path"):
+            val = body.get(key)
+            if val is not None and not (isinstance(val, list) and all(isinstance(x, str | int) for x in val)):
+                raise ValidationFailed(f"{key}: {val!r} must be a list")
         try:
             route = parse_test_route(
                 str(body.get("prefix", "")),
@@ -234,6 +283,7 @@ def build_api_app(agent: Agent) -> web.Application:
 
     app = web.Application(middlewares=[_errors])
     app.add_routes(routes)
+    app.on_response_prepare.append(_security_headers)
     return app
 
 
@@ -278,7 +328,7 @@ def announcement_rows(agent: Agent) -> list[dict[str, Any]]:
                 "communities": list(a.communities),
                 "large_communities": list(a.large_communities),
                 "med": a.med,
-                "object": a.model_dump(mode="json", exclude_defaults=True),
+                "object": redact_announcement(a.model_dump(mode="json", exclude_defaults=True)),
             }
         )
     return rows
@@ -317,10 +367,18 @@ async def agent_peers(agent: Agent) -> list[dict[str, Any]]:
     return await AgentViews(agent).peers()
 
 
+_LISTEN_RETRY = (1.0, 30.0)
+"""First and longest pause between attempts to bind the web listener."""
+
+
 class ApiServer:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self._runners: list[web.AppRunner] = []
+        self._tcp: asyncio.Server | None = None
+        self._listen_task: asyncio.Task[None] | None = None
+        self.guard: ConnectionGuard | None = None
+        self._web: dict[str, Any] = {}  # the TCP listener: address, listening, error
 
     async def start(self) -> None:
         cfg = self.agent.cfg.api
@@ -338,22 +396,89 @@ class ApiServer:
         os.chmod(sock, 0o600)
         self._runners.append(runner)
         if cfg.http:
-            host, _, port = cfg.http.rpartition(":")
-            hrunner = web.AppRunner(build_view_app(self.agent), access_log=None)
+            hrunner = web.AppRunner(
+                build_view_app(self.agent), access_log=None, keepalive_timeout=WEB_IDLE_TIMEOUT, max_field_size=8190
+            )
             await hrunner.setup()
-            await web.TCPSite(hrunner, host.strip("[]"), int(port)).start()
             self._runners.append(hrunner)
+            self.guard = ConnectionGuard(
+                web_connection_cap(raise_nofile_limit()), head_timeout=WEB_HEAD_TIMEOUT, lifetime=WEB_LIFETIME
+            )
+            self._web = {"address": cfg.http, "listening": False, "error": None}
+            if not await self._listen(hrunner, cfg.http):
+                # a port taken by another process: the agent runs without its web view, says so in
+                # `status`, and keeps trying
+                self._listen_task = asyncio.create_task(self._keep_listening(hrunner, cfg.http), name="web-listen")
+
+    async def _listen(self, runner: web.AppRunner, address: str) -> bool:
+        host, _, port = address.rpartition(":")
+        server = runner.server
+        guard = self.guard
+        assert server is not None and guard is not None
+        state = self._web
+        try:
+            self._tcp = await asyncio.get_running_loop().create_server(
+                lambda: guard.protocol(server()), host.strip("[]"), int(port), backlog=64, reuse_address=True
+            )
+        except OSError as e:
+            if state.get("error") != e.strerror:
+                log.error("web listener %s cannot listen: %s; retrying", address, e.strerror or e)
+            state.update(listening=False, error=e.strerror or str(e), since=time.time())
+            return False
+        if state.get("error"):
+            log.info("web listener %s listening", address)
+        state.update(listening=True, error=None, since=time.time())
+        return True
+
+    async def _keep_listening(self, runner: web.AppRunner, address: str) -> None:
+        pause = _LISTEN_RETRY[0]
+        while True:
+            await asyncio.sleep(pause)
+            if await self._listen(runner, address):
+                return
+            pause = min(pause * 2, _LISTEN_RETRY[1])
+
+    def web_status(self) -> dict[str, Any] | None:
+        if not self._web:
+            return None  # no web listener configured
+        out = dict(self._web)
+        if self.guard is not None:
+            out.update(self.guard.stats())
+        return out
 
     async def stop(self) -> None:
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listen_task
+        if self._tcp is not None:
+            self._tcp.close()
         for r in self._runners:
             await r.cleanup()
         with contextlib.suppress(FileNotFoundError):
             self.agent.cfg.api.socket.unlink()
 
 
+def allowed_hosts(address: str) -> frozenset[str]:
+    """The Host values the web listener answers to: its configured address and the loopback names, each
+    with its port (a browser always sends the port of a non-default one). Anything else is a page
+    elsewhere reaching it by a rebound DNS name."""
+    host, _, port = address.rpartition(":")
+    return frozenset(f"{h}:{port}".lower() for h in (host, "localhost", "127.0.0.1", "[::1]", "localhost."))
+
+
 def build_view_app(agent: Agent) -> web.Application:
-    """Read-only: GET only, never mutates."""
-    app = web.Application()
+    """Read-only: GET only, never mutates; answers only to its own Host names."""
+    hosts = allowed_hosts(agent.cfg.api.http or "")
+
+    @web.middleware
+    async def host_allowed(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.headers.get("Host", "").lower() not in hosts:
+            return _error(421, f"Host {request.headers.get('Host', '')[:100]!r} is not this agent's web listener")
+        return await handler(request)
+
+    app = web.Application(middlewares=[host_allowed])
+    app.on_response_prepare.append(_security_headers)
 
     async def metrics(request: web.Request) -> web.Response:
         # Rendering ~30k series (1,000 checks) takes ~100 ms: off the loop, so a scrape does not delay probes.

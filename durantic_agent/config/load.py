@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError
+from ..files import secret_problem
 from ..validation import format_errors
 from .schema import AgentConfig
 
@@ -77,13 +78,16 @@ def parse_config(doc: Any, base_dir: Path | None = None) -> AgentConfig:
 
 def _missing_files(cfg: AgentConfig) -> list[str]:
     """Files the agent will read at start: named now, so `config check` catches them before a deploy."""
+    secrets = [(f"meshes[{i}].private_key_file", m.private_key_file) for i, m in enumerate(cfg.meshes)]
+    secrets += [
+        (f"neighbors[{i}].password_file", n.password_file) for i, n in enumerate(cfg.neighbors) if n.password_file
+    ]
     out = []
-    for i, mesh in enumerate(cfg.meshes):
-        if not mesh.private_key_file.is_file():
-            out.append(f"meshes[{i}].private_key_file: {str(mesh.private_key_file)!r} does not exist")
-    for i, n in enumerate(cfg.neighbors):
-        if n.password_file is not None and not n.password_file.is_file():
-            out.append(f"neighbors[{i}].password_file: {str(n.password_file)!r} does not exist")
+    for field, path in secrets:
+        if not path.is_file():
+            out.append(f"{field}: {str(path)!r} does not exist")
+        elif (problem := secret_problem(path)) is not None:
+            out.append(f"{field}: {problem}")
     return out
 
 

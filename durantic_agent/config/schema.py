@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 WG_PREFIX = "dur-"
-_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
 
 
 def _wg_key(v: Any) -> str:
@@ -44,7 +44,7 @@ def _wg_key(v: Any) -> str:
 
 def _endpoint(v: Any) -> str:
     s = str(v)
-    m = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d+)$", s) or re.match(r"^([^:\[\]\s]+):(\d+)$", s)
+    m = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d+)\Z", s) or re.match(r"^([^:\[\]\s]+):(\d+)\Z", s)
     if not m or not 1 <= int(m.group(2)) <= 65535:
         raise ValueError("is not host:port (IPv6 as [addr]:port)")
     return s

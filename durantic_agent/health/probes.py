@@ -12,6 +12,7 @@ import contextlib
 import errno
 import functools
 import ipaddress
+import itertools
 import os
 import re
 import signal
@@ -27,6 +28,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ..aioutil import wake_future
+from ..procutil import PROBE_TAG, boot_ticks, kill_tagged
 from ..validation import format_duration
 from .spec import ExecProbe, GrpcProbe, HealthCheck, HttpProbe, TcpProbe
 
@@ -83,7 +85,12 @@ class ProbeContext:
         key = (spec.tls_verify, spec.ca_file)
         ctx = self._tls.get(key)
         if ctx is None:
-            ctx = self._tls[key] = _tls_context(spec.tls_verify, spec.ca_file)
+            try:
+                ctx = self._tls[key] = _tls_context(spec.tls_verify, spec.ca_file)
+            except OSError as e:  # ssl.SSLError too
+                # a CA file removed or broken since `apply` fails this check alone, saying so
+                why = getattr(e, "reason", None) or e.strerror or str(e)
+                raise CheckSetupError(f"ca_file {spec.ca_file!r}: {why}") from None
         return ctx
 
     def grpc_stub(self, target: str) -> Any:
@@ -162,6 +169,10 @@ _HEAD_END_RE = re.compile(rb"\r?\n\r?\n")
 # that an already-escaped URL is sent unchanged.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class CheckSetupError(Exception):
+    """A check cannot even be tried (its CA file is gone); the message is the check's detail."""
 
 
 class ServerDisconnected(Exception):
@@ -487,31 +498,61 @@ def _grpc_error_text(details: str) -> str:
     return details
 
 
+_probe_ids = itertools.count(1)
+_OUTPUT_GRACE = 0.2
+"""Seconds the output pipe may stay open after the check exited and its processes were killed."""
+
+
 async def _exec(spec: ExecProbe) -> tuple[bool, str, str]:
-    env = {**os.environ, **spec.env} if spec.env else None
-    proc = await asyncio.create_subprocess_exec(
-        *spec.command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-        # Own process group, so a timeout can kill the check *and* whatever it started.
-        start_new_session=True,
-    )
+    """Runs the check in its own session, tagged in its environment; whatever it started, including
+    children that daemonized out of its session (`setsid cmd &`), is killed once it exits. Its exit code
+    alone decides: output is read from a pipe the agent owns, so a child holding it open never delays
+    the verdict."""
+    tag = f"{os.getpid()}.{next(_probe_ids)}"
+    env = {**os.environ, **spec.env, PROBE_TAG: tag}
+    since = boot_ticks() - 1
+    rfd, wfd = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        assert proc.stdout is not None
-        tail = await _read_tail(proc.stdout, OUTPUT_TAIL)
+        proc = await asyncio.create_subprocess_exec(
+            *spec.command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=wfd,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            # Own process group, so a timeout can kill the check *and* whatever it started.
+            start_new_session=True,
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+        os.close(rfd)
+        why = "is not executable" if isinstance(e, PermissionError) else "does not exist"
+        return False, f"program {spec.command[0]!r} {why}", ""
+    except BaseException:
+        os.close(rfd)
+        raise
+    finally:
+        os.close(wfd)
+    tail = bytearray()
+    reader = asyncio.create_task(_read_tail(rfd, tail, OUTPUT_TAIL))
+    try:
         code = await proc.wait()
+        _kill_group(proc.pid)
+        await asyncio.to_thread(kill_tagged, tag, since)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_OUTPUT_GRACE):
+                await asyncio.shield(reader)
     except BaseException:
         _kill_group(proc.pid)
+        kill_tagged(tag, since)
         # Reap even when cancelled, so no zombie is left; SIGKILL makes this quick.
         with contextlib.suppress(ProcessLookupError):
             await asyncio.shield(proc.wait())
         raise
-    else:
-        # The check may have left children behind in its group; they are part of the check.
-        _kill_group(proc.pid)
-    output = tail.decode("utf-8", "replace")
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        os.close(rfd)
+    output = bytes(tail).decode("utf-8", "replace")
     last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "")
     if code < 0:
         try:
@@ -526,11 +567,19 @@ async def _exec(spec: ExecProbe) -> tuple[bool, str, str]:
     return code == 0, detail, output
 
 
-async def _read_tail(stream: asyncio.StreamReader, keep: int) -> bytes:
-    tail = b""
-    while chunk := await stream.read(65536):
-        tail = (tail + chunk)[-keep:]
-    return tail
+async def _read_tail(fd: int, tail: bytearray, keep: int) -> None:
+    """Keeps the last `keep` bytes read from `fd` in `tail` until end of file (or cancellation)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            await _ready(loop, fd, write=False)
+            continue
+        if not chunk:
+            return
+        tail += chunk
+        del tail[:-keep]
 
 
 def _kill_group(pgid: int) -> None:

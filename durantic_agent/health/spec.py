@@ -2,6 +2,8 @@
 
 Pure: validation only looks at the file system for `exec.command` and `http.ca_file`, because an
 operator wants "that program does not exist" at `apply` time, not as a check that silently never passes.
+Loading the state file at boot skips that look (validation context `{"boot": True}`): a program removed
+since makes its own check fail with that detail, and never stops the agent starting.
 Every model dumps (`model_dump(mode="json", exclude_defaults=True)`) to YAML that validates back to an
 equal object, so `get -o yaml` -> `apply -f` is a no-op.
 """
@@ -28,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
+from ..redact import REDACTED
 from ..validation import Duration, format_duration, parse_duration
 
 __all__ = [
@@ -48,8 +51,11 @@ MIN_INTERVAL = 0.1
 """Below 100 ms a check costs more than it tells; it also keeps durations whole milliseconds."""
 
 _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "OPTIONS", "PATCH", "DELETE")
-_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_STATUS_ITEM_RE = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$")
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_STATUS_ITEM_RE = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?\Z")
+_PLACEHOLDER = (
+    f"is the placeholder {REDACTED!r} of a shown object: apply the export of `durantic get`, which keeps secrets"
+)
 _STATUS_ERR = "is not a status list like '200-299,301' (codes 100..599, low-high)"
 
 
@@ -92,10 +98,16 @@ def _whole_ms(secs: float) -> float:
     return secs
 
 
-def _program(v: str) -> str:
+def _at_boot(info: ValidationInfo | None) -> bool:
+    return bool(info is not None and isinstance(info.context, dict) and info.context.get("boot"))
+
+
+def _program(v: str, info: ValidationInfo | None = None) -> str:
+    if "/" in v and not os.path.isabs(v):
+        raise ValueError("must be an absolute path or a program name found on PATH")
+    if _at_boot(info):
+        return v
     if "/" in v:
-        if not os.path.isabs(v):
-            raise ValueError("must be an absolute path or a program name found on PATH")
         if not (os.path.isfile(v) and os.access(v, os.X_OK)):
             raise ValueError("does not exist or is not executable")
     elif not v or shutil.which(v) is None:
@@ -116,7 +128,7 @@ class _ArgvSchema:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        program = core_schema.no_info_after_validator_function(_program, core_schema.str_schema(min_length=1))
+        program = core_schema.with_info_after_validator_function(_program, core_schema.str_schema(min_length=1))
         return core_schema.tuple_schema(
             [program, core_schema.str_schema()],
             variadic_item_index=1,
@@ -136,6 +148,8 @@ def _url(v: Any) -> str:
         raise ValueError("must be an http:// or https:// URL")
     if not parts.hostname:
         raise ValueError("has no host")
+    if parts.password == REDACTED:
+        raise ValueError(f"password {_PLACEHOLDER}")
     return v
 
 
@@ -147,16 +161,16 @@ def _host(v: Any) -> str:
 
 def _target(v: Any) -> str:
     s = str(v) if isinstance(v, str) else ""
-    m = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[^:\[\]\s/]+):(\d+)$", s)
+    m = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[^:\[\]\s/]+):(\d+)\Z", s)
     if not m or not 1 <= int(m.group(2)) <= 65535:
         raise ValueError("is not host:port (IPv6 as [addr]:port)")
     return s
 
 
-def _ca_file(v: str) -> str:
+def _ca_file(v: str, info: ValidationInfo) -> str:
     if not os.path.isabs(v):
         raise ValueError("must be an absolute path")
-    if not os.path.isfile(v):
+    if not _at_boot(info) and not os.path.isfile(v):
         raise ValueError("does not exist")
     return v
 
@@ -167,6 +181,8 @@ def _headers(v: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"has an invalid header name {k!r}")
         if "\r" in val or "\n" in val:
             raise ValueError(f"header {k!r} has a line break in its value")
+        if val == REDACTED:
+            raise ValueError(f"header {k!r} {_PLACEHOLDER}")
     return v
 
 
@@ -174,6 +190,8 @@ def _env(v: dict[str, str]) -> dict[str, str]:
     for k in v:
         if not k or "=" in k or "\0" in k:
             raise ValueError(f"has an invalid variable name {k!r}")
+        if v[k] == REDACTED:
+            raise ValueError(f"variable {k!r} {_PLACEHOLDER}")
     return v
 
 

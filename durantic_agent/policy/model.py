@@ -67,7 +67,7 @@ class _Strict(BaseModel):
 
 # --- prefix entries ------------------------------------------------------------------------------
 
-_PREFIX_RE = re.compile(r"^\s*(\S+)((?:\s+(?:ge|le)\s+\S+)*)\s*$")
+_PREFIX_RE = re.compile(r"^\s*(\S+)((?:\s+(?:ge|le)\s+\S+)*)\s*\Z")
 _BOUND_RE = re.compile(r"(ge|le)\s+(\S+)")
 
 
@@ -209,7 +209,7 @@ def _uint32(v: Any) -> int:
     return v
 
 
-_MED_ADJ = re.compile(r"^[+-]\d+$")
+_MED_ADJ = re.compile(r"^[+-]\d+\Z")
 
 
 def _med(v: Any) -> int | str:

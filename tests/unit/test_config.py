@@ -118,6 +118,7 @@ def test_every_error_is_reported(tmp_path: Path) -> None:
 def test_members_file_is_read_relative_to_config(tmp_path: Path) -> None:
     key = tmp_path / "prod.key"
     key.write_text(KEY)
+    key.chmod(0o600)
     (tmp_path / "members.yaml").write_text(
         yaml.safe_dump({"members": [{"name": "b", "asn": 4200000002, "address": "100.64.0.2", "public_key": KEY}]})
     )

@@ -34,6 +34,7 @@ OWN, KB, KC = (
 def cfg(tmp_path_factory: pytest.TempPathFactory) -> AgentConfig:
     key: Path = tmp_path_factory.mktemp("k") / "prod.key"
     key.write_text("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+    key.chmod(0o600)
     doc: dict[str, Any] = {
         "machine": {"name": "a", "asn": 4200000001, "router_id": "100.64.0.1"},
         "state_dir": "/var/lib/durantic",

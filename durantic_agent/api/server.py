@@ -169,6 +169,7 @@ def build_api_app(agent: Agent) -> web.Application:
         return _json({"changed": True})
 
     async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
+        await _body(request, frozenset())
         name = request.match_info["name"]
         ann = store.state.announcement(name)
         if ann is None:
@@ -193,6 +194,7 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.post("/v1/reload")
     async def reload(request: web.Request) -> web.Response:
+        await _body(request, frozenset())
         await agent.reload()
         return _json({"reloaded": True})
 
@@ -421,9 +423,10 @@ class ApiServer:
                 lambda: guard.protocol(server()), host.strip("[]"), int(port), backlog=64, reuse_address=True
             )
         except OSError as e:
-            if state.get("error") != e.strerror:
-                log.error("web listener %s cannot listen: %s; retrying", address, e.strerror or e)
-            state.update(listening=False, error=e.strerror or str(e), since=time.time())
+            why = os.strerror(e.errno) if e.errno else str(e)  # asyncio's own text repeats the address
+            if state.get("error") != why:
+                log.error("web listener %s cannot listen: %s; retrying", address, why)
+            state.update(listening=False, error=why, since=time.time())
             return False
         if state.get("error"):
             log.info("web listener %s listening", address)

@@ -13,6 +13,7 @@ from .errors import AgentError
 __all__ = ["PROBE_TAG", "boot_ticks", "kill_tagged", "with_pdeathsig"]
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+_PF_KTHREAD = 0x00200000
 
 
 def with_pdeathsig(argv: list[str]) -> list[str]:
@@ -50,22 +51,27 @@ def kill_tagged(tag: str, since: int, rounds: int = 8) -> int:
     me = os.getpid()
     killed: set[int] = set()
     for _ in range(rounds):
-        found = 0
+        found = unsure = 0
         for pid in _pids_started_since(since):
             if pid == me or pid in killed:
                 continue
             try:
                 with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = b"\0" + f.read() + b"\0"
+                    env = f.read()
             except OSError:
+                continue  # gone
+            if not env:
+                unsure += 1  # in the middle of an exec (or a zombie): look again
                 continue
-            if needle in env:
+            if needle in b"\0" + env + b"\0":
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
                 found += 1
-        if not found:
+        if not found and not unsure:
             break
+        if not found:
+            time.sleep(0.002)
     return len(killed)
 
 
@@ -79,8 +85,9 @@ def _pids_started_since(since: int) -> list[int]:
                 stat = f.read()
         except OSError:
             continue
-        # fields after the command name (which may hold spaces and parentheses); start time is field 22
+        # fields after the command name (which may hold spaces and parentheses): state is field 3, flags
+        # 9, start time 22; zombies and kernel threads have no environment to look at
         rest = stat.rpartition(b")")[2].split()
-        if len(rest) > 19 and int(rest[19]) >= since:
+        if len(rest) > 19 and int(rest[19]) >= since and rest[0] not in (b"Z", b"X") and not int(rest[6]) & _PF_KTHREAD:
             out.append(int(name))
     return out

@@ -130,11 +130,15 @@ async def probe(spec: HealthCheck, ctx: ProbeContext) -> ProbeResult:
             pending.close()
             return ProbeResult(True, "connected", time.monotonic() - start)
     try:
-        async with asyncio.timeout(spec.timeout):
-            if pending is not None:
-                ok, detail, output = await _tcp_finish(pending)
-            else:
-                ok, detail, output = await _dispatch(spec, ctx)
+        if spec.exec is not None:
+            # bounds the check's run itself; cleaning up after it is not the check's time
+            ok, detail, output = await _exec(spec.exec, spec.timeout)
+        else:
+            async with asyncio.timeout(spec.timeout):
+                if pending is not None:
+                    ok, detail, output = await _tcp_finish(pending)
+                else:
+                    ok, detail, output = await _dispatch(spec, ctx)
     except TimeoutError:
         ok, detail, output = False, f"timeout after {format_duration(spec.timeout)}", ""
         if spec.exec is not None:
@@ -151,10 +155,8 @@ async def _dispatch(spec: HealthCheck, ctx: ProbeContext) -> tuple[bool, str, st
         return await _tcp(spec.tcp)
     if spec.http is not None:
         return await _http(spec.http, ctx)
-    if spec.grpc is not None:
-        return await _grpc(spec.grpc, spec.timeout, ctx)
-    assert spec.exec is not None
-    return await _exec(spec.exec)
+    assert spec.grpc is not None
+    return await _grpc(spec.grpc, spec.timeout, ctx)
 
 
 _NO_LINGER = struct.pack("ii", 1, 0)
@@ -382,11 +384,12 @@ async def _tcp_finish(sock: socket.socket) -> tuple[bool, str, str]:
 
 async def _http(spec: HttpProbe, ctx: ProbeContext) -> tuple[bool, str, str]:
     target = ctx.http_target(spec)
+    tls = ctx.tls_context(spec) if target.tls else None  # a broken CA file is the check's first problem
     loop = asyncio.get_running_loop()
     sock = await _connect(loop, target.host, target.port)
     try:
-        if target.tls:
-            status = await _tls_status(loop, sock, target, ctx.tls_context(spec))
+        if tls is not None:
+            status = await _tls_status(loop, sock, target, tls)
         else:
             status = await _plain_status(loop, sock, target.request)
     finally:
@@ -499,11 +502,11 @@ def _grpc_error_text(details: str) -> str:
 
 
 _probe_ids = itertools.count(1)
-_OUTPUT_GRACE = 0.2
+_OUTPUT_GRACE = 0.05
 """Seconds the output pipe may stay open after the check exited and its processes were killed."""
 
 
-async def _exec(spec: ExecProbe) -> tuple[bool, str, str]:
+async def _exec(spec: ExecProbe, timeout: float) -> tuple[bool, str, str]:
     """Runs the check in its own session, tagged in its environment; whatever it started, including
     children that daemonized out of its session (`setsid cmd &`), is killed once it exits. Its exit code
     alone decides: output is read from a pipe the agent owns, so a child holding it open never delays
@@ -534,7 +537,8 @@ async def _exec(spec: ExecProbe) -> tuple[bool, str, str]:
     tail = bytearray()
     reader = asyncio.create_task(_read_tail(rfd, tail, OUTPUT_TAIL))
     try:
-        code = await proc.wait()
+        async with asyncio.timeout(timeout):
+            code = await proc.wait()
         _kill_group(proc.pid)
         await asyncio.to_thread(kill_tagged, tag, since)
         with contextlib.suppress(TimeoutError):

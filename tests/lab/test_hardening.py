@@ -520,14 +520,14 @@ def alive_with_args(args: str) -> list[str]:
 
 
 def test_daemonizing_exec_checks_leave_nothing_and_their_exit_codes_decide(lab: Lab) -> None:
-    """Class 6: checks whose children leave the check's session every 300 ms, 20 probes each: no child
+    """Class 6: checks whose children leave the check's session every 500 ms, 20 probes each: no child
     survives its probe, the verdict is the exit code, given at exit (not when the stdout the children
     still hold is closed, nor at the timeout)."""
     h = start(lab, "daemon")
     sleeps = {kind: f"sleep {1000 + i}.{os.getpid() % 1000}" for i, kind in enumerate(DAEMONIZERS)}
     for i, (kind, script) in enumerate(DAEMONIZERS.items()):
         cmd = ["sh", "-c", script.format(d=sleeps[kind].split()[1])]
-        h.api("PUT", f"/v1/announcements/{kind}", route_check(kind, f"198.51.{130 + i}.0/24", cmd))
+        h.api("PUT", f"/v1/announcements/{kind}", route_check(kind, f"198.51.{130 + i}.0/24", cmd, interval="500ms"))
     wait_for(lambda: all(check(h, k)["probes"] >= 20 for k in DAEMONIZERS), 90, "20 probes of every check")
     peak = dict.fromkeys(DAEMONIZERS, 0)
     for _ in range(5):
@@ -537,13 +537,14 @@ def test_daemonizing_exec_checks_leave_nothing_and_their_exit_codes_decide(lab: 
     rows = {k: check(h, k) for k in DAEMONIZERS}
     for kind in DAEMONIZERS:
         h.api("DELETE", f"/v1/announcements/{kind}")
-    wait_for(lambda: not any(alive_with_args(s) for s in sleeps.values()), 10, "no child left once the checks are gone")
+    left = lambda: [ln for s in sleeps.values() for ln in alive_with_args(s)]  # noqa: E731
+    wait_for(lambda: not left(), 10, f"no child left once the checks are gone: {left()}")
     assert all(n <= 2 for n in peak.values()), peak  # at most the probe running at that moment
     for kind, c in rows.items():
         assert c["passing"] is (kind != "fails"), c
-        assert c["transitions"] <= 1, c
+        assert c["transitions"] <= 1, (c["last_detail"], c["transitions"], h.proc.log()[-3000:])
         assert "timeout" not in (c["last_detail"] or ""), c
-        assert c["last_latency"] < 0.3, c
+        assert c["last_latency"] < 0.5, c
     assert rows["fails"]["last_detail"].startswith("exit 3"), rows["fails"]
     lab.stop_agent(h)
 

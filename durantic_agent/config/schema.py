@@ -1,4 +1,4 @@
-"""The agent.yaml schema (DESIGN.md "Files"). Pure: no file I/O here; see load.py."""
+"""The agent.yaml schema (docs/config.md is generated from it). Pure: no file I/O here; see load.py."""
 
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ Tests call it with plain values. The empty result means "withdraw everything".
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .config.schema import AgentConfig
+from .core.types import PathSpec, PeerSpec
 from .objects.announcement import Announcement
 from .objects.document import ObjectsState
 
@@ -19,8 +19,6 @@ __all__ = [
     "MESH_ADDRESS_COMMUNITY",
     "Desired",
     "DrainPhase",
-    "PathSpec",
-    "PeerSpec",
     "desired",
     "desired_peers",
 ]
@@ -34,43 +32,6 @@ class DrainPhase(StrEnum):
     NONE = "none"
     TAGGING = "tagging"  # announced with GRACEFUL_SHUTDOWN so peers move away first (RFC 8326)
     WITHDRAWN = "withdrawn"
-
-
-@dataclass(frozen=True)
-class PeerSpec:
-    name: str
-    address: str
-    asn: int
-    kind: str  # "neighbor" | "member"
-    port: int = 179
-    local_address: str | None = None
-    bind_interface: str | None = None
-    password: str | None = None
-    multihop_ttl: int | None = None
-    passive: bool = False
-    hold_time: int = 9
-    keepalive: int = 3
-    connect_retry: int = 5
-    graceful_restart: bool = True
-    restart_time: int = 120
-    deferral_time: int = 5
-
-    def fingerprint(self) -> str:
-        """Stored in the gobgpd peer's description, so a restarted agent can tell changed peers apart."""
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class PathSpec:
-    prefix: str
-    next_hop: str | None = None
-    communities: tuple[str, ...] = ()
-    large_communities: tuple[str, ...] = ()
-    med: int | None = None
-    owner: str = ""  # announcement name, or "mesh:<name>" for the own mesh address
-
-    def attrs(self) -> tuple[object, ...]:
-        return (self.next_hop, self.communities, self.large_communities, self.med)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from .. import GOBGP_VERSION, __version__
 from ..aioutil import gc_paused
 from ..config import AgentConfig, load_config
 from ..config.schema import WG_PREFIX
-from ..desired import Desired, DrainPhase, PathSpec, desired
+from ..core.types import BestPath, MemberRef, PathSpec, Route
+from ..desired import Desired, DrainPhase, desired
 from ..errors import AgentError, ConfigError, SidecarError
-from ..fib import BestPath, Fib, MemberRef, mesh_members
+from ..fib import Fib, mesh_members
 from ..gobgp import speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.policy import reconcile_policies
@@ -34,8 +35,7 @@ from ..health.engine import HealthEngine
 from ..mesh_policy import mesh_policies
 from ..metrics import AGENT_METRICS
 from ..netlink.addrs import LoopbackAddrs
-from ..netlink.routes import KernelRoutes, Route
-from ..netlink.routes import diff as routes_diff
+from ..netlink.routes import KernelRoutes
 from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
 from ..policy.model import PolicyAssignment
@@ -47,6 +47,7 @@ from ..wg.port import WireGuardBackend
 from ..wg.select import open_backend
 from .controller import Controller
 from .fibsync import FibSync
+from .reconcilers.routes import diff as routes_diff
 from .views import AgentViews
 
 __all__ = ["Agent"]

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..aioutil import gc_paused, iterate_in_thread
+from ..core.types import RibPath
 from ..errors import AgentError
 from ..gobgp import bulk, speaker
 from ..gobgp.decode import decode_destination
 from ..gobgp.pb import V4U, V6U, api
-from ..views.model import RibPath
 from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
 

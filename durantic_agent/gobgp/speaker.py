@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from ..desired import PathSpec, PeerSpec
+from ..core.types import PathSpec, PeerSpec
 from ..errors import SidecarError
 from .client import GobgpClient, translate_rpc_error
 from .paths import make_path, make_wire_path

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..community import Community, LargeCommunity
+from ..core.community import Community, LargeCommunity
 from ..health.spec import HealthCheck
 from ..validation import IPAddr, Name
 

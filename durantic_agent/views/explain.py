@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .model import RibPath
+from ..core.types import RibPath
 
 __all__ = [
     "RULES",

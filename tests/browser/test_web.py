@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from durantic_agent.views.model import RibPath
+from durantic_agent.core.types import RibPath
 from durantic_agent.views.rib import rib_rows, row_matches
 from durantic_agent.web import make_web_app
 from tests.browser.conftest import SHOTS, pw

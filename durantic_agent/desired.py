@@ -117,8 +117,8 @@ def desired(
     tagging = drain is DrainPhase.TAGGING
     built, reused = _built_specs, {}
     for a in objects.announcements:
-        if a.vip is not None:
-            vips.add(str(a.vip))
+        if a.vip is not None and not stopping:
+            vips.add(str(a.vip))  # bound on lo whether or not announced; removed on a planned stop
         if stopping or not a.enabled or drain is DrainPhase.WITHDRAWN:
             continue
         if a.health_check is not None and not passing(a.name):

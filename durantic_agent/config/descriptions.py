@@ -91,6 +91,8 @@ DESCRIPTIONS: dict[str, str] = {
     "fib": "Installing best paths into the kernel.",
     "fib.enabled": "Install learned best paths as kernel routes and WireGuard AllowedIPs; false = BGP only.",
     "fib.route_protocol": "Kernel route protocol number marking the agent's routes (186 shows as `proto bgp`).",
+    "resync_interval": "How often every reconciler re-reads gobgpd, the kernel and WireGuard and puts back "
+    "what changed behind the agent's back.",
     "fib.deny": "Prefixes never installed into the kernel, whatever BGP says (and anything inside them).",
     **{f"meshes[].members[].{k}": v for k, v in _MEMBER.items()},
     **{f"members[].{k}": v for k, v in _MEMBER.items()},

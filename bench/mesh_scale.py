@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.failover import exec_vip_doc
-from durantic_agent.desired import PathSpec
+from durantic_agent.core.types import PathSpec
 from durantic_agent.errors import SidecarError
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient

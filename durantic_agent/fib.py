@@ -16,26 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .config.schema import AgentConfig
-from .netlink.prefix import parse_prefix
-from .netlink.routes import Route
+from .core.prefix import parse_prefix
+from .core.types import BestPath, MemberRef, Route
 
-__all__ = ["BestPath", "Fib", "FibDelta", "MemberRef", "desired_fib", "diff_fib", "mesh_members", "update_fib"]
-
-
-@dataclass(frozen=True, slots=True)
-class BestPath:
-    prefix: str
-    next_hop: str
-    local: bool  # originated by this machine (AddPath): never installed
-
-
-@dataclass(frozen=True)
-class MemberRef:
-    mesh: str
-    ifname: str
-    name: str
-    address: str
-    public_key: str
+__all__ = ["Fib", "FibDelta", "desired_fib", "diff_fib", "mesh_members", "update_fib"]
 
 
 @dataclass(frozen=True)

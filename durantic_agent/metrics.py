@@ -37,6 +37,14 @@ class AgentMetrics:
             "A mesh member's traffic moved to a relay or to another relay (path=transit) or back (path=direct)",
             ["member", "path"],
         )
+        self.drift_repaired = Counter(
+            "durantic_drift_repaired",
+            "Owned state (paths, peers, policies, kernel routes, VIPs, WireGuard peers) found changed "
+            "behind the agent's back by a resync, and restored",
+            ["kind"],
+        )
+        for kind in ("paths", "peers", "policies", "routes", "vips", "wireguard"):
+            self.drift_repaired.labels(kind)
         self._announcement_series: dict[str, tuple[Any, Any, Any]] = {}
 
     def announcement_change(self, name: str, announced: bool) -> None:

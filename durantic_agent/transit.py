@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .views.model import RibPath
+from .core.types import RibPath
 
 __all__ = [
     "REJECT_AFTER_TIME",

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import AgentConfig
-from ..fib import BestPath, Fib, FibDelta, MemberRef, desired_fib, diff_fib, update_fib
+from ..core.types import BestPath, MemberRef
+from ..fib import Fib, FibDelta, desired_fib, diff_fib, update_fib
 
 __all__ = ["FibSync"]
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..aioutil import gc_paused, iterate_in_thread
+from ..core.types import RibPath
 from ..errors import AgentError
 from ..gobgp import bulk, speaker
 from ..gobgp.decode import decode_destination
 from ..gobgp.pb import V4U, V6U, api
-from ..views.model import RibPath
 from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
 
@@ -92,7 +92,7 @@ class AgentViews:
             for ips in per_peer.values():
                 installed.update(ips)
         reach = {addr: "direct" for addr in a.last_desired.peers}
-        for member, relay in a.carriers.items():
+        for member, relay in (a.transit.carriers if a.transit is not None else {}).items():
             reach[member] = f"transit via {names.get(relay, relay)}"
         for p in a.fib.unreachable:
             reach.setdefault(p, "unreachable")
@@ -122,7 +122,7 @@ class AgentViews:
         # Unfiltered page: the prefixes come from the best paths the agent tracks anyway (WatchEvent), and
         # only the page's destinations are read from gobgpd, so a page of a 100k-route RIB costs
         # milliseconds instead of a full listing.
-        order = self._index.order(self.agent.best.keys())
+        order = self._index.order(self.agent.rib.best.keys())
         page = order[offset : offset + limit]
         found = {d[0].prefix: d for d in await self.lookup(page) if d}
         names, installed, reach, health = self._maps()
@@ -197,14 +197,8 @@ class AgentViews:
         return out
 
     def _path_type(self, member: str) -> str:
-        a = self.agent
-        relay = a.carriers.get(member)
-        if relay is not None:
-            ref = a.members.get(relay)
-            return f"Transit via {ref.name if ref else relay}"
-        lv = a.liveness.get(member)
-        # not Direct and no relay: traffic stays on the silent direct tunnel, which keeps probing
-        return "Direct" if lv is None or lv.direct else "Silent (no relay)"
+        t = self.agent.transit
+        return t.path_type(member) if t is not None else "Direct"
 
     async def announcements(self) -> list[dict[str, Any]]:
         from ..api.server import announcement_rows

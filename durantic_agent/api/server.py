@@ -323,6 +323,7 @@ def announcement_rows(agent: Agent) -> list[dict[str, Any]]:
                 "prefix": a.prefix,
                 "enabled": a.enabled,
                 "announced": a.prefix in announced and announced[a.prefix].owner == a.name,
+                "check": a.health_check.kind if a.health_check is not None else None,
                 "state": (st.state.value if st else ("disabled" if not a.enabled else "none")),
                 "last_detail": st.last_detail if st else None,
                 "last_latency": st.last_latency if st else None,

@@ -1,4 +1,4 @@
-"""The agent.yaml schema (DESIGN.md "Files"). Pure: no file I/O here; see load.py."""
+"""The agent.yaml schema (docs/config.md is generated from it). Pure: no file I/O here; see load.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..validation import ASN, IPAddr, IPIface, IPNet, Name
+from ..validation import ASN, Duration, IPAddr, IPIface, IPNet, Name
 
 __all__ = [
     "AgentConfig",
@@ -208,6 +208,7 @@ class AgentConfig(_Model):
     gobgpd: Gobgpd = Gobgpd()
     wireguard: WireGuard = WireGuard()
     fib: Fib = Fib()
+    resync_interval: Annotated[Duration, Field(ge=1, le=3600)] = 30.0
 
     @model_validator(mode="after")
     def _unique(self) -> AgentConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..views.model import WELL_KNOWN_COMMUNITIES, RibPath
+from ..core.types import WELL_KNOWN_COMMUNITIES, RibPath
 from .pb import api, attr
 
 __all__ = ["decode_destination", "decode_path"]

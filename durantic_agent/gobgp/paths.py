@@ -8,7 +8,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ..community import WELL_KNOWN
+from ..core.community import WELL_KNOWN
 from ..errors import ValidationFailed
 from .pb import V4U, V6U, api, attr, pack
 

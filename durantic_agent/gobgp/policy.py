@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
 
-from ..policy.translate import OWNED_PREFIX, DesiredPolicies
+from ..core.policies import OWNED_PREFIX, DesiredPolicies, PolicyChange
 from .client import GobgpClient
 from .pb import api
 
 __all__ = [
     "CurrentPolicies",
-    "PolicyChange",
     "PolicyPlan",
     "apply_policy_plan",
     "canonical",
@@ -226,30 +225,6 @@ def plan_policies(desired: DesiredPolicies, current: CurrentPolicies) -> PolicyP
         import_changed=changed["IMPORT"],
         export_changed=changed["EXPORT"],
     )
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    """What a reconcile did; see reconcile_policies for what the caller does on import/export_changed."""
-
-    added_sets: tuple[str, ...] = ()
-    deleted_sets: tuple[str, ...] = ()
-    added_policies: tuple[str, ...] = ()
-    deleted_policies: tuple[str, ...] = ()
-    import_changed: bool = False
-    export_changed: bool = False
-    reset_directions: tuple[str, ...] = field(default=())
-
-    @property
-    def changed(self) -> bool:
-        return bool(
-            self.added_sets
-            or self.deleted_sets
-            or self.added_policies
-            or self.deleted_policies
-            or self.import_changed
-            or self.export_changed
-        )
 
 
 async def apply_policy_plan(client: GobgpClient, plan: PolicyPlan, current: CurrentPolicies) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from ..desired import PathSpec, PeerSpec
+from ..core.types import PathSpec, PeerSpec
 from ..errors import SidecarError
 from .client import GobgpClient, translate_rpc_error
 from .paths import make_path, make_wire_path
@@ -253,4 +253,23 @@ async def list_local_paths(client: GobgpClient) -> set[str]:
                 if p.neighbor_ip in ("<nil>", "") and not p.is_withdraw:
                     out.add(r.destination.prefix)
                     break
+    return out
+
+
+async def local_paths_among(client: GobgpClient, prefixes: Iterable[str]) -> set[str]:
+    """Which of `prefixes` have a local path in gobgpd: exact lookups, so a resync does not list a
+    learned table of 50k routes to check the agent's few announcements."""
+    by_fam: dict[int, list[Any]] = {}
+    for p in prefixes:
+        fam = 6 if ":" in p else 4
+        by_fam.setdefault(fam, []).append(api.TableLookupPrefix(prefix=p, type=api.TableLookupPrefix.EXACT))
+    out: set[str] = set()
+    for fam, lookups in by_fam.items():
+        for i in range(0, len(lookups), _CHUNK):
+            req = api.ListPathRequest(
+                table_type=api.GLOBAL, family=V4U if fam == 4 else V6U, prefixes=lookups[i : i + _CHUNK]
+            )
+            async for r in client.stream("ListPath", req):
+                if any(p.neighbor_ip in ("<nil>", "") and not p.is_withdraw for p in r.destination.paths):
+                    out.add(r.destination.prefix)
     return out

@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 
 from ..aioutil import gc_paused
-from ..fib import BestPath
+from ..core.types import BestPath
 from .client import GobgpClient, translate_rpc_error
 from .pb import V4U, V6U, api, attr
 

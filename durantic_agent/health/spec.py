@@ -1,4 +1,4 @@
-"""The `health_check` schema of an announcement (DESIGN.md "Files").
+"""The `health_check` schema of an announcement (docs/config.md is generated from it).
 
 Pure: validation only looks at the file system for `exec.command` and `http.ca_file`, because an
 operator wants "that program does not exist" at `apply` time, not as a check that silently never passes.

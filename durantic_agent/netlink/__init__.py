@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from durantic_agent.netlink.addrs import LoopbackAddrs
-from durantic_agent.netlink.routes import KernelRoutes, Route, diff
+from durantic_agent.netlink.routes import KernelRoutes
 from durantic_agent.netlink.sysctl import Forwarding, enable_forwarding, read_forwarding
 
 __all__ = [
     "Forwarding",
     "KernelRoutes",
     "LoopbackAddrs",
-    "Route",
-    "diff",
     "enable_forwarding",
     "read_forwarding",
 ]

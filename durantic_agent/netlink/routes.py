@@ -10,17 +10,16 @@ import asyncio
 import errno
 import socket
 import struct
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 
+from durantic_agent.core.prefix import packed_address, parse_prefix
+from durantic_agent.core.types import MAIN_TABLE, Route
 from durantic_agent.errors import NetlinkOpError
 from durantic_agent.netlink._rtnl import RtnlSocket, attr, iter_attrs
-from durantic_agent.netlink.prefix import canonical_address, packed_address, parse_prefix
 
-__all__ = ["MAIN_TABLE", "PROTO_BGP", "KernelRoutes", "Route", "diff", "satisfies"]
+__all__ = ["PROTO_BGP", "KernelRoutes"]
 
 PROTO_BGP = 186
-MAIN_TABLE = 254
 
 RTM_NEWLINK, RTM_GETLINK = 16, 18
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
@@ -33,55 +32,6 @@ NLM_F_REPLACE, NLM_F_CREATE = 0x100, 0x400
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _IFINFO = struct.Struct("=BxHiII")
 _U32 = struct.Struct("=I")
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    dst: str
-    dev: str | None = None
-    gateway: str | None = None
-    table: int = MAIN_TABLE
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "dst", parse_prefix(self.dst).text)
-        if self.gateway is not None:
-            object.__setattr__(self, "gateway", canonical_address(self.gateway))
-
-
-def satisfies(have: Route | None, want: Route) -> bool:
-    """A wanted route without a device is met by any device: the kernel fills in the gateway's."""
-    return have is not None and (
-        have == want or (want.dev is None and have == Route(want.dst, have.dev, want.gateway, want.table))
-    )
-
-
-def diff(
-    desired: Mapping[str, Route], current: Mapping[str, Route], only: Iterable[str] | None = None
-) -> tuple[list[Route], list[str]]:
-    """(routes to replace, destinations to delete) turning current into desired; with `only`, just for
-    those destinations (the ones known to have changed since `current` was last made equal to `desired`)."""
-    if only is not None:
-        replace: list[Route] = []
-        delete: list[str] = []
-        for dst in only:
-            r = desired.get(dst)
-            have = current.get(dst)
-            if r is None:
-                if have is not None:
-                    delete.append(dst)
-            elif not (have is r or satisfies(have, r)):
-                replace.append(r)
-        replace.sort(key=lambda r: r.dst)
-        delete.sort()
-        return replace, delete
-    # Identity first: the FIB hands out one shared Route per distinct route, so at 100k routes the
-    # unchanged ones cost a pointer compare; only the changes are sorted.
-    to_replace = sorted(
-        (r for dst, r in desired.items() if not ((have := current.get(dst)) is r or satisfies(have, r))),
-        key=lambda r: r.dst,
-    )
-    to_delete = sorted(dst for dst in current if dst not in desired)
-    return to_replace, to_delete
 
 
 def _family(version: int) -> int:

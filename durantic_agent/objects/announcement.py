@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import ipaddress
 import socket
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..community import Community, LargeCommunity
+from ..core.community import Community, LargeCommunity
+from ..core.types import PathSpec
 from ..health.spec import HealthCheck
 from ..validation import IPAddr, Name
 
@@ -112,3 +115,26 @@ class Announcement(BaseModel):
             return f"{self.vip}/{self.vip.max_prefixlen}"
         assert self.route is not None
         return self.route
+
+    def path_spec(self, tagging: bool) -> PathSpec:
+        """The BGP path this announcement makes; `tagging` adds GRACEFUL_SHUTDOWN (drain, RFC 8326)."""
+        return self._tagged_spec if tagging else self._plain_spec
+
+    # Built once per (immutable) announcement, not on every controller pass.
+    @functools.cached_property
+    def _plain_spec(self) -> PathSpec:
+        return PathSpec(
+            prefix=self.prefix,
+            next_hop=str(self.next_hop) if self.next_hop else None,
+            communities=tuple(self.communities),
+            large_communities=tuple(self.large_communities),
+            med=self.med,
+            owner=self.name,
+        )
+
+    @functools.cached_property
+    def _tagged_spec(self) -> PathSpec:
+        plain = self._plain_spec
+        if "graceful-shutdown" in plain.communities:
+            return plain
+        return dataclasses.replace(plain, communities=(*plain.communities, "graceful-shutdown"))

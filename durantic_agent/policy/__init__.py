@@ -11,11 +11,9 @@ from .model import (
     check_policy_sets,
     validate_assignment,
 )
-from .translate import OWNED_PREFIX, DesiredPolicies, translate
+from .translate import translate
 
 __all__ = [
-    "OWNED_PREFIX",
-    "DesiredPolicies",
     "Evaluation",
     "PolicyAssignment",
     "PolicySet",

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..community import WELL_KNOWN
+from ..core.community import WELL_KNOWN
 from ..validation import Name
 
 __all__ = [

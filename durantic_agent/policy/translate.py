@@ -24,9 +24,9 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.policies import OWNED_PREFIX, USER_PREFIX, DesiredPolicies, Msg, assignment_msg
 from ..errors import ValidationFailed
 from .model import (
     WELL_KNOWN_COMMUNITIES,
@@ -40,36 +40,9 @@ from .model import (
     validate_assignment,
 )
 
-__all__ = [
-    "OWNED_PREFIX",
-    "USER_PREFIX",
-    "DesiredPolicies",
-    "translate",
-]
+__all__ = ["translate"]
 
-OWNED_PREFIX = "durantic-"
-USER_PREFIX = "durantic-user:"
 GLOBAL = "global"
-
-Msg = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DesiredPolicies:
-    """What gobgpd should hold: defined sets and policies by name, and the two global assignments."""
-
-    defined_sets: Mapping[str, Msg] = field(default_factory=dict)  # name -> DefinedSet
-    policies: Mapping[str, Msg] = field(default_factory=dict)  # name -> Policy (with statements)
-    import_assignment: Msg = field(default_factory=lambda: _assignment("IMPORT", [], "accept"))
-    export_assignment: Msg = field(default_factory=lambda: _assignment("EXPORT", [], "accept"))
-
-    def to_json(self) -> Msg:
-        """Stable, readable form (golden files, `durantic policy show --gobgp`)."""
-        return {
-            "defined_sets": [self.defined_sets[k] for k in sorted(self.defined_sets)],
-            "policies": [self.policies[k] for k in sorted(self.policies)],
-            "assignments": [self.import_assignment, self.export_assignment],
-        }
 
 
 def _digest(obj: Any) -> str:
@@ -81,15 +54,6 @@ def _community_text(c: str) -> str:
         hi, lo = WELL_KNOWN_COMMUNITIES[c]
         return f"{hi}:{lo}"
     return c
-
-
-def _assignment(direction: str, policies: Sequence[str], default: str) -> Msg:
-    return {
-        "name": GLOBAL,
-        "direction": direction,
-        "policies": [{"name": p} for p in policies],
-        "default_action": "ACCEPT" if default == "accept" else "REJECT",
-    }
 
 
 def _community_action(op: str, values: Sequence[str]) -> Msg:
@@ -304,6 +268,6 @@ def translate(
     return DesiredPolicies(
         defined_sets=sets,
         policies=policies,
-        import_assignment=_assignment("IMPORT", imp, assignment.default_import),
-        export_assignment=_assignment("EXPORT", exp, assignment.default_export),
+        import_assignment=assignment_msg("IMPORT", imp, assignment.default_import),
+        export_assignment=assignment_msg("EXPORT", exp, assignment.default_export),
     )

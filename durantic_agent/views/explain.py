@@ -1,4 +1,4 @@
-"""Why GoBGP 3.10 chose its best path, path by path (shared/notes/gobgp-3.10.md section 6).
+"""Why GoBGP chose its best path, path by path (docs/gobgp.md, "Best-path order").
 
 GoBGP computes a reason while sorting and throws it away, and its reason is that of the last comparison
 the sort made. We instead compare the best path with each alternative and name the first rule, in
@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .model import RibPath
+from ..core.types import RibPath
 
 __all__ = [
     "RULES",

@@ -11,8 +11,8 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..core.types import RibPath
 from .explain import DEFAULT_OPTIONS, SelectionOptions, best_index, best_reason, explain
-from .model import RibPath
 
 __all__ = ["path_dict", "rib_rows", "row_matches"]
 

@@ -164,6 +164,9 @@ class KernelBackend:
             )
         return DeviceState(ifname=ifname, public_key=pub, listen_port=port, peers=states)
 
+    def forget(self, ifname: str) -> None:
+        self.known.forget(ifname)
+
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         wanted = await resolve_peers(peers)
         current = self.known.get(ifname)

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from durantic_agent.netlink.prefix import parse_prefix
+from durantic_agent.core.prefix import parse_prefix
 from durantic_agent.wg.port import PeerSpec, PeerState
 
 __all__ = [

@@ -71,4 +71,7 @@ class WireGuardBackend(Protocol):
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         """Converge to exactly these peers (keyed by public key) with the fewest changes."""
 
+    def forget(self, ifname: str) -> None:
+        """Drop what the backend remembers of the device's peers: the next set_peers reads the device."""
+
     async def close(self) -> None: ...

@@ -259,6 +259,9 @@ class UserspaceBackend:
     async def device(self, ifname: str, allowed_ips: bool = True) -> DeviceState:
         return await self.uapi.get_device(ifname, _public_key_of_hex, allowed_ips=allowed_ips)
 
+    def forget(self, ifname: str) -> None:
+        self.known.forget(ifname)
+
     async def set_peers(self, ifname: str, peers: Mapping[str, PeerSpec]) -> None:
         wanted = await resolve_peers(peers)
         current = self.known.get(ifname)

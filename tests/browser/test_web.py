@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from durantic_agent.views.model import RibPath
+from durantic_agent.core.types import RibPath
 from durantic_agent.views.rib import rib_rows, row_matches
 from durantic_agent.web import make_web_app
 from tests.browser.conftest import SHOTS, pw
@@ -64,7 +64,7 @@ class FakeProvider:
             names={"100.64.0.2": "web-2", "100.64.0.3": XSS},
             installed={"10.50.0.10/32"},
             reach={"100.64.0.2": "direct", "100.64.0.3": "transit via web-2"},
-            health={"10.50.0.20/32": "healthy"},
+            health={"10.50.0.20/32": "up"},
             local_asn=LOCAL_ASN,
         )
         if prefix_filter:
@@ -105,7 +105,7 @@ class FakeProvider:
                 kind="vip",
                 prefix="10.50.0.20/32",
                 check="http",
-                state="healthy",
+                state="up",
                 announced=True,
                 last_detail="HTTP 200",
                 last_latency=0.0042,
@@ -116,7 +116,7 @@ class FakeProvider:
                 kind="route",
                 prefix="192.168.1.0/24",
                 check=None,
-                state="static",
+                state="none",
                 announced=True,
                 last_detail=None,
                 last_latency=None,
@@ -174,7 +174,7 @@ async def test_routing_peers_paging_and_live_update(site: tuple[str, FakeProvide
     await expect(vip).to_contain_text("LOCAL_PREF 200 > 100")
     await expect(vip).to_contain_text("installed")
     await expect(page.locator("#machine")).to_have_text("web-1 · AS4200000001 · id 100.64.0.1 · v0.1.0")
-    await expect(page.locator('tr.dest[data-prefix="10.50.0.20/32"]')).to_contain_text("healthy")
+    await expect(page.locator('tr.dest[data-prefix="10.50.0.20/32"]')).to_contain_text("up")
 
     # Expanding shows the alternative, its reach and why it lost; the row stays open across refreshes.
     await vip.click()

@@ -32,6 +32,7 @@ def demo(request: pytest.FixtureRequest) -> Iterator[DemoLab]:
     try:
         d = build(lab)
         d.forward("c")
+        d.forward("a")
         yield d
     finally:
         if request.session.testsfailed > failed_before:
@@ -95,3 +96,30 @@ async def test_routing_and_peers_of_a_lab_agent(demo: DemoLab, page: Any) -> Non
 
     # The header names the machine (checked last so the checks above still report on their own).
     await expect(page.locator("#machine")).to_contain_text("c · AS4200000003 · id 100.64.0.3")
+
+
+async def test_announcements_of_a_lab_agent(demo: DemoLab, page: Any) -> None:
+    """What a's agent really sends: its VIP with the exec check, green while up, red once the check fails."""
+    expect = pw.expect
+    await page.goto(demo.forwards["a"].url + "ui/")
+    await page.click('#tabs button[data-tab="announcements"]')
+    row = page.locator("#ann-table tbody tr").first
+    await expect(row.locator("td.check")).to_have_text("exec")
+    await expect(row.locator("td.health .badge")).to_have_text("up")
+    await expect(row.locator("td.health .badge")).to_have_class("badge b-ok")
+    await expect(row).to_contain_text("announced")
+    await page.click('#tabs button[data-tab="routing"]')
+    own = page.locator(f'tr.dest[data-prefix="{VIP_PREFIX}"] .badge[title="health check"]')
+    await expect(own).to_have_text("up")
+    await expect(own).to_have_class("badge b-ok")
+
+    demo.flags["a"].unlink()
+    try:
+        await page.click('#tabs button[data-tab="announcements"]')
+        await expect(row.locator("td.health .badge")).to_have_text("down", timeout=15000)
+        await expect(row.locator("td.health .badge")).to_have_class("badge b-bad")
+        await expect(row).to_contain_text("withdrawn")
+        await page.screenshot(path=str(SHOTS / "lab-announcements-down.png"))
+    finally:
+        demo.flags["a"].touch()
+    wait_for(lambda: best_source(demo.agents["c"]) == "a", 20, "c: VIP back via a")

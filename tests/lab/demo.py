@@ -125,8 +125,9 @@ def best_source(h: AgentHandle) -> str | None:
     return str(row["paths"][0]["source"])
 
 
-def build(lab: Lab) -> DemoLab:
-    """The demo topology, converged: sessions up, c's best VIP path is via a with b's as the alternative."""
+def build(lab: Lab, extra: dict[str, Any] | None = None) -> DemoLab:
+    """The demo topology, converged: sessions up, c's best VIP path is via a with b's as the alternative.
+    `extra` is merged into every agent.yaml."""
     ms = {
         "a": Machine("a", lab.ns("a"), "10.96.0.1", "100.64.0.1", 4200000001),
         "b": Machine("b", lab.ns("b"), "10.96.0.2", "100.64.0.2", 4200000002),
@@ -141,6 +142,7 @@ def build(lab: Lab) -> DemoLab:
         cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, "demo", 24, members)])
         cfg["wireguard"] = {"backend": "userspace"}
         cfg["api"]["http"] = f"127.0.0.1:{WEB_PORT}"
+        cfg.update(extra or {})
         agents[m.name] = lab.start_agent(m.name, m.ns, cfg)
     flags = {}
     for n in ("a", "b"):

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from durantic_agent.core.types import RibPath
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.decode import decode_destination
 from durantic_agent.gobgp.paths import make_path
 from durantic_agent.gobgp.pb import V4U, V6U, api
 from durantic_agent.views.explain import explain, select_best
-from durantic_agent.views.model import RibPath
 
 from .harness import Lab
 

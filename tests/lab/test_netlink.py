@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from durantic_agent.agent.reconcilers.routes import diff
+from durantic_agent.core.types import Route
 from durantic_agent.errors import NetlinkOpError
-from durantic_agent.netlink import KernelRoutes, LoopbackAddrs, Route, diff, enable_forwarding, read_forwarding
+from durantic_agent.netlink import KernelRoutes, LoopbackAddrs, enable_forwarding, read_forwarding
 
 from .netns import Netns, run_prefix, veth_pair
 

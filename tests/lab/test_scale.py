@@ -1,5 +1,5 @@
 """A 16-member mesh (the smallest size where unrestricted re-advertisement did not settle, see
-shared/notes/gobgp-3.10.md section 9): a deleted route announcement disappears from every member; every
+docs/gobgp.md, "Path exploration"): a deleted route announcement disappears from every member; every
 member still hears each route through every relay (transit candidates) and over a relay when its direct
 session is gone; a prepending user export policy does not make a machine's own routes disappear; routes
 from an external neighbour are not cut by the limit and the agent's import tag does not leak to it."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import grpc
 
-from durantic_agent.desired import PathSpec
+from durantic_agent.core.types import PathSpec
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.watch import _read_best

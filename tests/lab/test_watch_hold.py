@@ -8,8 +8,7 @@ import asyncio
 import time
 from typing import Any
 
-from durantic_agent.desired import PathSpec
-from durantic_agent.fib import BestPath
+from durantic_agent.core.types import BestPath, PathSpec
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.watch import _hold_for, watch_best

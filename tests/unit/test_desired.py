@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from durantic_agent.config import AgentConfig, parse_config
-from durantic_agent.desired import DrainPhase, PathSpec, desired
+from durantic_agent.core.types import PathSpec
+from durantic_agent.desired import DrainPhase, desired
 from durantic_agent.objects.document import ObjectsState, parse_doc
 
 CFG: AgentConfig = parse_config(

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from durantic_agent.core.types import RibPath
 from durantic_agent.views.explain import SelectionOptions, best_reason, explain, select_best
-from durantic_agent.views.model import RibPath
 
 LOCAL = 4200000001
 T0 = 1_700_000_000 - (1_700_000_000 % 86400) + 12 * 3600  # 12:00:00 UTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from durantic_agent.views.model import RibPath
+from durantic_agent.core.types import RibPath
 from durantic_agent.views.render import fmt_age, render_announcements, render_checks, render_peers, render_rib
 from durantic_agent.views.rib import rib_rows, row_matches
 

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from durantic_agent.agent.fibsync import FibSync
+from durantic_agent.agent.reconcilers.routes import diff
 from durantic_agent.config import AgentConfig, parse_config
-from durantic_agent.fib import BestPath, Fib, desired_fib, diff_fib, mesh_members, update_fib
+from durantic_agent.core.prefix import parse_prefix
+from durantic_agent.core.types import BestPath, Route
+from durantic_agent.fib import Fib, desired_fib, diff_fib, mesh_members, update_fib
 from durantic_agent.gobgp.decode import decode_path
 from durantic_agent.gobgp.paths import make_path
 from durantic_agent.gobgp.watch import Backlog, best_path, resync_pays, resync_spacing
-from durantic_agent.netlink.prefix import parse_prefix
-from durantic_agent.netlink.routes import Route, diff
 from durantic_agent.wg.known import KnownPeers
 from durantic_agent.wg.plan import plan_and_result, plan_peers
 from durantic_agent.wg.port import PeerSpec, PeerState

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from durantic_agent.core.types import RibPath
 from durantic_agent.transit import (
     Liveness,
     LivenessParams,
@@ -16,7 +17,6 @@ from durantic_agent.transit import (
     initial_liveness,
     step_liveness,
 )
-from durantic_agent.views.model import RibPath
 
 P = LivenessParams(interval=1.0, fall=3, rise=2)
 OWN = 4200000001

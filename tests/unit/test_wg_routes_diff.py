@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from durantic_agent.netlink.routes import Route, diff
+from durantic_agent.agent.reconcilers.routes import diff
+from durantic_agent.core.types import Route
 
 
 def test_diff_replaces_changed_and_new_and_deletes_unwanted() -> None:

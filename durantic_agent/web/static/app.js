@@ -63,10 +63,15 @@ function comms(p) {
   return out.length ? out : ["-"];
 }
 
+// Health states as the API names them (health/fsm.py): up and down, rising and falling between them.
+function healthClass(s) {
+  return s === "up" ? "ok" : s === "down" ? "bad" : s === "rising" || s === "falling" ? "warn" : "muted";
+}
+
 function pathState(p) {
   const out = [];
   if (p.source === "local") {
-    if (p.health) out.push(badge(p.health, p.health === "healthy" ? "ok" : "bad", "health check"));
+    if (p.health) out.push(badge(p.health, healthClass(p.health), "health check"));
   } else if (p.best) {
     out.push(p.installed ? badge("installed", "ok", "in the kernel and WireGuard AllowedIPs")
       : badge("not installed", "warn", "best path not (yet) in the kernel"));
@@ -206,8 +211,8 @@ async function loadAnnouncements() {
     h("td", null, h("strong", null, a.name)),
     h("td", null, a.kind),
     h("td", { class: "mono" }, a.prefix),
-    h("td", null, dash(a.check)),
-    h("td", null, badge(dash(a.state), a.state === "healthy" ? "ok" : a.state === "unhealthy" ? "bad" : "muted")),
+    h("td", { class: "check" }, dash(a.check)),
+    h("td", { class: "health" }, badge(dash(a.state), healthClass(a.state))),
     h("td", null, a.announced ? badge("announced", "ok") : badge("withdrawn", "bad")),
     h("td", { class: "num" }, a.last_latency === null || a.last_latency === undefined
       ? "-" : (a.last_latency * 1000).toFixed(1) + " ms"),

@@ -346,7 +346,7 @@ def test_slow_connections_of_a_local_user_starve_nothing(lab: Lab) -> None:
         ],
     )
     wait_for(lambda: h.api("GET", "/v1/status")["web"]["refused"] > 100, 30, "the cap refusing connections")
-    transitions = check(h, "svc")["transitions"]
+    before = check(h, "svc")
     deadline = time.monotonic() + 8  # past the 5 s head timeout: expiries happen too
     peak = 0
     while time.monotonic() < deadline:
@@ -359,7 +359,8 @@ def test_slow_connections_of_a_local_user_starve_nothing(lab: Lab) -> None:
         time.sleep(0.3)
     web_st = h.api("GET", "/v1/status")["web"]
     assert web_st["connections"] <= cap and web_st["expired"] > 0, web_st
-    assert check(h, "svc")["transitions"] == transitions and check(h, "svc")["probes"] > 20
+    assert check(h, "svc")["transitions"] == before["transitions"]
+    assert check(h, "svc")["probes"] >= before["probes"] + 8  # 16 due at 500 ms over the 8 s window
     assert peak < 128, f"{peak} descriptors open"
     lab.kill(attacker)
     log = h.proc.log()

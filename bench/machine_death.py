@@ -14,34 +14,24 @@ the anchor, two plain gobgpd with BFD 300 ms x 3; both measured with the same po
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import statistics
-import subprocess
 import time
 from typing import Any
 
 from durantic_agent.liveness.fsm import Params
-from tests.lab.harness import AgentHandle, Lab, run, wait_for
+from tests.lab.harness import AgentHandle, Lab, wait_for
 from tests.lab.mesh import Machine, keygen, mesh_config, wg_allowed, write_members
+from tests.lab.test_liveness import power_off
 
 VIP = "10.50.0.10"
 LAN_B = "192.168.78.0/24"
 RUNS = 20
 
 
-def power_off(lab: Lab, h: AgentHandle, link: str) -> float:
-    pids = run(["ip", "netns", "pids", h.ns], check=False).stdout.split()
-    t0 = time.monotonic()
-    subprocess.run(["ip", "-n", h.ns, "link", "set", link, "down"], check=True)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGKILL)
-    return t0
-
-
 def best_next_hop(h: AgentHandle, prefix: str) -> tuple[str | None, bool]:
+    """(next hop, stale) of the best path, (None, False) without one."""
     rows = h.api("GET", f"/v1/rib?prefix={prefix}")
     paths = rows[0]["paths"] if rows else []
     if not paths or not paths[0]["best"]:
@@ -118,8 +108,8 @@ def main(runs: int = RUNS) -> None:
             for o in observers:
                 wait_for(lambda o=o, d=dead: o.peers()[d]["liveness"]["state"] == "up", 30, "up")  # type: ignore[misc]
             key = ms[other].pubkey
-            w0 = time.time()
-            t0 = power_off(lab, h, links[h.ns])
+            w0, t0 = time.time(), time.monotonic()
+            power_off(lab, h, links[h.ns])
             done: dict[str, float] = {}
             while len(done) < len(observers):
                 for o in observers:

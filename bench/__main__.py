@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark and print its figures. Needs root (lab namespaces).
 
 python -m bench              # all
-python -m bench failover     # one (restart, failover, policy, transit, mesh-scale, vips, apply_routes, fib, rib, web)
+python -m bench failover     # one (restart, failover, policy, transit, mesh-scale, vips, apply_routes, fib, rib, web,
+                             # liveness-cpu, machine-death)
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ BENCHES = {
     "fib": "bench.fib",
     "rib": "bench.rib",
     "web": "bench.web",
+    "liveness-cpu": "bench.liveness_cpu",
+    "machine-death": "bench.machine_death",
 }
 
 

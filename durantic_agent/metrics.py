@@ -21,8 +21,20 @@ class AgentMetrics:
         )
         self.failover_seconds = Histogram(
             "durantic_failover_seconds",
-            "From the probe that decided a check's transition to the path change in gobgpd",
-            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+            "A real failover, by cause: health_check = from the deciding probe to the path change in gobgpd; "
+            "member_death = from a member's data plane judged down to its paths gone from kernel and WireGuard",
+            ["cause"],
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.member_alive = Gauge(
+            "durantic_member_alive",
+            "A mesh member's data plane through the tunnel: 1 up, 0 down, -1 unknown (never answered)",
+            ["member"],
+        )
+        self.member_liveness_transitions = Counter(
+            "durantic_member_liveness_transitions",
+            "A mesh member's data plane judged up or down (to=up|down)",
+            ["member", "to"],
         )
         self.gobgpd_restarts = Counter("durantic_gobgpd_restarts", "gobgpd restarts by the supervisor")
         self.reconcile_errors = Counter("durantic_reconcile_errors", "Failed reconcile passes", ["reconciler"])

@@ -37,6 +37,7 @@ from ..gobgp.client import GobgpClient
 from ..gobgp.port import GobgpSpeaker
 from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..health.engine import HealthEngine
+from ..health.fsm import Transition, is_failover
 from ..limits import raise_nofile_limit
 from ..mesh_policy import mesh_policies
 from ..metrics import AGENT_METRICS
@@ -51,6 +52,7 @@ from ..wg.port import WireGuardBackend
 from ..wg.select import open_backend
 from .controller import Controller
 from .fibsync import FibSync
+from .liveness import MemberLiveness
 from .reconcilers.paths import PathsReconciler
 from .reconcilers.peers import PeersReconciler
 from .reconcilers.policies import PoliciesReconciler
@@ -108,6 +110,8 @@ class Agent:
         self._drain_task: asyncio.Task[None] | None = None
         self._locks: list[int] = []  # runtime_dir (and state_dir) locks, held for the agent's life
         self.api_server: ApiServer | None = None
+        self.member_liveness = MemberLiveness(self)
+        self._failovers_seen: dict[str, float] = {}  # announcement -> decision already measured
 
         self.paths = PathsReconciler(self.speaker, observe=self._observe_changes)
         self.policies = PoliciesReconciler(self.speaker, on_change=self._policies_changed)
@@ -241,10 +245,14 @@ class Agent:
             if not spec.owner or spec.owner.startswith("mesh:"):
                 continue
             AGENT_METRICS.announcement_change(spec.owner, action == "announced")
-            if spec.owner in checked:
-                decided = self.health.status(spec.owner).decided_at_monotonic
-                if decided is not None and now - decided < 60:
-                    AGENT_METRICS.failover_seconds.observe(now - decided)
+            if spec.owner in checked and self.drain is DrainPhase.NONE and not self.stopping:
+                st = self.health.status(spec.owner)
+                decided = st.decided_at_monotonic
+                if decided is None or now - decided >= 60 or self._failovers_seen.get(spec.owner) == decided:
+                    continue
+                if is_failover([Transition(r.from_state, r.to_state) for r in st.recent], action == "announced"):
+                    self._failovers_seen[spec.owner] = decided
+                    AGENT_METRICS.failover_seconds.labels("health_check").observe(now - decided)
                     log.info("%s %s %.1f ms after the deciding probe", spec.owner, action, (now - decided) * 1000)
 
     # ----- gobgpd ---------------------------------------------------------------------------------
@@ -362,6 +370,7 @@ class Agent:
             "pid": os.getpid(),
             "uptime": round(time.time() - self.started_at, 3),
             "drain": self.drain.value,
+            "liveness": self.member_liveness.summary(),
             "web": self.api_server.web_status() if self.api_server is not None else None,
             "reconcile": {
                 n: {"ok": r.ok, "error": r.error, "changed": r.changed, "at": r.at, "seconds": round(r.seconds, 4)}
@@ -471,6 +480,7 @@ class Agent:
                 ]
                 if self.transit is not None:
                     tasks.append(tg.create_task(self.transit.run(), name="transit"))
+                    tasks.append(tg.create_task(self.member_liveness.run(), name="liveness"))
                 await self._stop.wait()
                 log.info("stopping: withdrawing announcements first")
                 await self._withdraw_all()

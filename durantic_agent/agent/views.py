@@ -192,6 +192,7 @@ class AgentViews:
                     "rx_bytes": w.rx_bytes if w else None,
                     "tx_bytes": w.tx_bytes if w else None,
                     "path_type": self._path_type(addr) if spec.kind == "member" else "-",
+                    "liveness": a.member_liveness.view(addr) if spec.kind == "member" else None,
                 }
             )
         return out

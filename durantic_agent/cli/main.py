@@ -174,9 +174,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
     for k, v in bad.items():
         click.echo(f"reconcile {k}: {v['error']}")
     click.echo("")
+    lv = st.get("liveness") or {}
+    if lv.get("error"):
+        click.echo(f"liveness  {lv['error']}")
+    from ..views.render import fmt_liveness
+
     _table(
-        [[p["name"], p["address"], p["asn"], p["state"]] for p in st["peers"]],
-        ["PEER", "ADDRESS", "ASN", "STATE"],
+        [[p["name"], p["address"], p["asn"], p["state"], fmt_liveness(p.get("liveness"))] for p in st["peers"]],
+        ["PEER", "ADDRESS", "ASN", "STATE", "DATA PLANE"],
     )
 
 

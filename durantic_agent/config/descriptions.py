@@ -68,6 +68,13 @@ DESCRIPTIONS: dict[str, str] = {
     "meshes[].members": "The members inline, instead of members_file; this machine may be listed too.",
     "meshes[].persistent_keepalive": "WireGuard persistent keepalive in seconds (0 = off); also the transit clock.",
     "meshes[].silent_keepalives": "Silent keepalive intervals after which a member is no longer Direct (transit).",
+    "meshes[].liveness": "Data-plane liveness: an ICMP echo to each member's mesh address through the tunnel, "
+    "answered by its kernel; a member that stops answering loses its paths at once (docs/liveness.md).",
+    "meshes[].liveness.enabled": "Probe the members; false = only BGP hold time and graceful restart judge them.",
+    "meshes[].liveness.interval": "One detection interval (10ms..60s).",
+    "meshes[].liveness.multiplier": "Silent intervals after which a member that answered before is down.",
+    "meshes[].liveness.probes": "Echo requests per interval (a lossy path loses single echoes, not intervals).",
+    "meshes[].liveness.rise": "Intervals of unbroken answers before a down member is up again (hysteresis).",
     "neighbors": "BGP routers outside the mesh (ToR, upstream).",
     "neighbors[].name": "The neighbour's name (peers, policies' `neighbors`).",
     "neighbors[].address": "The neighbour's address.",

@@ -47,7 +47,7 @@ class PeerSpec:
     keepalive: int = 3
     connect_retry: int = 5
     graceful_restart: bool = True
-    restart_time: int = 120
+    restart_time: int = 40
     deferral_time: int = 5
 
     def fingerprint(self) -> str:

@@ -273,3 +273,19 @@ async def local_paths_among(client: GobgpClient, prefixes: Iterable[str]) -> set
                 if any(p.neighbor_ip in ("<nil>", "") and not p.is_withdraw for p in r.destination.paths):
                     out.add(r.destination.prefix)
     return out
+
+
+async def reset_peer(client: GobgpClient, address: str, hard: bool) -> None:
+    """hard: tear the session down (Cease, Administrative Reset); else a soft reset in and out."""
+    req = api.ResetPeerRequest(address=address, soft=not hard, direction=api.ResetPeerRequest.BOTH)
+    await client.call("ResetPeer", req)
+
+
+async def disable_peer(client: GobgpClient, address: str, communication: str) -> None:
+    """Administrative shutdown: the session ends with a Cease the peer sees, and its paths are dropped at
+    once (not kept stale: a Cease we send is no graceful restart)."""
+    await client.call("DisablePeer", api.DisablePeerRequest(address=address, communication=communication))
+
+
+async def enable_peer(client: GobgpClient, address: str) -> None:
+    await client.call("EnablePeer", api.EnablePeerRequest(address=address))

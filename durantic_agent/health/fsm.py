@@ -20,6 +20,7 @@ Choices:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,6 +31,7 @@ __all__ = [
     "Transition",
     "flap_step",
     "held_down",
+    "is_failover",
     "passing",
     "step",
 ]
@@ -119,3 +121,24 @@ def flap_step(
 
 def held_down(fs: FlapState, now: float) -> bool:
     return fs.held_until is not None and now < fs.held_until
+
+
+def is_failover(transitions: Sequence[Transition], announced: bool) -> bool:
+    """Is the path change a check's own failover, judged from its transitions (oldest first)?
+
+    A withdrawal is one when the last transition took an advertised check down. An announcement is one
+    when the check rose from `down` that it had fallen into from an advertised state: a first
+    announcement (start, enable, a changed check) or a drain's re-announcement is none."""
+    if not transitions:
+        return False
+    last = transitions[-1]
+    if not announced:
+        return passing(last.from_state) and last.to_state is State.DOWN
+    if not passing(last.to_state):
+        return False
+    i = len(transitions) - 1
+    while i >= 0 and transitions[i].from_state is State.RISING:
+        i -= 1
+    if i < 1 or transitions[i].from_state is not State.DOWN:
+        return False
+    return passing(transitions[i - 1].from_state) and transitions[i - 1].to_state is State.DOWN

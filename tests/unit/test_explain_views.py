@@ -135,6 +135,7 @@ def test_render_peers_announcements_checks() -> None:
             rx_bytes=1,
             tx_bytes=2,
             path_type="Direct",
+            liveness={"state": "up", "since": NOW - 100, "rtt": 0.00042, "transitions": 0},
         ),
         dict(
             name="tor1",
@@ -163,8 +164,12 @@ def test_render_peers_announcements_checks() -> None:
         "30s",
         "198.51.100.2:51820",
         "Direct",
+        "up",
+        "0.4ms",
     ]
-    assert out[2].split() == ["tor1", "192.0.2.1", "65000", "active", "-", "-/-/-", "-", "-", "-"]
+    assert out[2].split() == ["tor1", "192.0.2.1", "65000", "active", "-", "-/-/-", "-", "-", "-", "-"]
+    peers[0]["liveness"] = {"state": "down", "since": NOW - 12, "rtt": 0.00042, "transitions": 1}
+    assert render_peers(peers, now=NOW).splitlines()[1].split()[-2:] == ["down", "12s"]
     anns: list[dict[str, Any]] = [
         dict(
             name="web",

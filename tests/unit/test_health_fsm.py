@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from durantic_agent.health.fsm import Counters, FlapState, State, flap_step, held_down, passing, step
+from durantic_agent.health.fsm import (
+    Counters,
+    FlapState,
+    State,
+    Transition,
+    flap_step,
+    held_down,
+    is_failover,
+    passing,
+    step,
+)
 
 N, R, U, F, D, X = State.INITIAL, State.RISING, State.UP, State.FALLING, State.DOWN, State.DISABLED
 
@@ -108,3 +120,29 @@ def test_hold_down_expires_and_history_restarts() -> None:
     # the changes that triggered the hold-down are forgotten: one change after it does not re-trigger
     fs = flap_step(fs, 40.0, True, max_changes=2, window=10.0, hold_down=30.0)
     assert fs.held_until is None and not held_down(fs, 40.0)
+
+
+# ----- which path changes are failovers (durantic_failover_seconds{cause="health_check"}) ----------
+
+
+def _tr(*states: State) -> list[Transition]:
+    return [Transition(a, b) for a, b in itertools.pairwise(states)]
+
+
+def test_failover_withdrawal_is_an_advertised_check_going_down() -> None:
+    assert is_failover(_tr(State.INITIAL, State.UP, State.FALLING, State.DOWN), announced=False)
+    assert is_failover(_tr(State.INITIAL, State.UP, State.DOWN), announced=False)
+    # disabled by the operator, or never advertised: no failover
+    assert not is_failover(_tr(State.INITIAL, State.UP, State.DISABLED), announced=False)
+    assert not is_failover(_tr(State.INITIAL, State.DOWN), announced=False)
+    assert not is_failover([], announced=False)
+
+
+def test_failover_announcement_is_a_recovery_from_a_failure() -> None:
+    assert is_failover(_tr(State.INITIAL, State.UP, State.DOWN, State.RISING, State.UP), announced=True)
+    assert is_failover(_tr(State.INITIAL, State.UP, State.FALLING, State.DOWN, State.UP), announced=True)
+    # first announcement after start or enable, or a drain's re-announcement with the check up all along
+    assert not is_failover(_tr(State.INITIAL, State.RISING, State.UP), announced=True)
+    assert not is_failover(_tr(State.UP, State.DISABLED, State.INITIAL, State.RISING, State.UP), announced=True)
+    assert not is_failover(_tr(State.INITIAL, State.DOWN, State.RISING, State.UP), announced=True)
+    assert not is_failover(_tr(State.INITIAL, State.UP, State.DOWN), announced=True)

@@ -187,6 +187,13 @@ function pathTypeCell(t) {
   return v;
 }
 
+function livenessCell(lv) {
+  if (!lv) return "-";
+  if (lv.state === "up") return badge(lv.rtt === null ? "up" : "up " + (lv.rtt * 1000).toFixed(1) + " ms", "ok");
+  if (lv.state === "down") return badge("down " + ago(lv.since), "bad");
+  return badge(lv.state, "muted");
+}
+
 async function loadPeers() {
   const peers = await getJSON("api/peers");
   setRows(document.querySelector("#peers-table tbody"), peers.map((p) => h("tr", { dataset: { peer: p.name } },
@@ -200,7 +207,9 @@ async function loadPeers() {
     h("td", { title: utc(p.last_handshake) }, p.wg_endpoint === null || p.wg_endpoint === undefined
       ? "-" : ago(p.last_handshake)),
     h("td", { class: "num" }, bytes(p.rx_bytes) + " / " + bytes(p.tx_bytes)),
-    h("td", { class: "path-type" }, pathTypeCell(p.path_type)))));
+    h("td", { class: "path-type" }, pathTypeCell(p.path_type)),
+    h("td", { class: "liveness", title: p.liveness ? "since " + utc(p.liveness.since) : "" },
+      livenessCell(p.liveness)))));
 }
 
 // ---- Announcements ---------------------------------------------------------------------------------------

@@ -1,0 +1,164 @@
+"""Member liveness wired into the agent: a member whose data plane is dead loses its BGP session at once.
+
+Graceful restart keeps a silent peer's paths as stale for hold time + restart_time, which is right for
+a BGP daemon restarting on a live machine and wrong for a dead machine. The data plane tells them apart:
+when a member's echo stops answering, its session is administratively disabled (its paths are dropped,
+not kept stale); kernel routes and AllowedIPs follow through the best-path watch. When it answers again
+(with hysteresis) the session is enabled and peering resumes. A member whose BGP goes down while it keeps
+answering is a restart: graceful restart as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AgentError
+from ..gobgp import speaker
+from ..liveness.fsm import MemberState, Params, Verdict
+from ..liveness.monitor import Monitor, Target
+from ..metrics import AGENT_METRICS
+
+if TYPE_CHECKING:
+    from .app import Agent
+
+__all__ = ["MemberLiveness"]
+
+log = logging.getLogger("durantic.liveness")
+
+_RETRY = 0.5  # seconds between attempts to set a session's admin state that gobgpd refused
+_MOVE_TIMEOUT = 10.0  # a death whose paths have not moved by then is not measured
+_COMMUNICATION = "durantic: data plane down"
+_ALIVE = {Verdict.UP: 1, Verdict.DOWN: 0, Verdict.UNKNOWN: -1}
+
+
+class MemberLiveness:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.monitor = Monitor(self._targets, self._changed)
+        self._applied: dict[str, bool] = {}  # member address -> session enabled, as last set in gobgpd
+        self._gobgpd: tuple[int | None, int] | None = None  # (pid, restarts) that `_applied` is about
+        self._wake = asyncio.Event()
+        self._measuring: set[asyncio.Task[None]] = set()
+        self._targets_for: tuple[object, object] | None = None
+        self._targets_cache: dict[str, Target] = {}
+
+    def _targets(self) -> dict[str, Target]:
+        """The members to probe; the same object while config and members are (the monitor's cue)."""
+        key = (self.agent.cfg, self.agent.members)
+        if self._targets_for is not None and self._targets_for[0] is key[0] and self._targets_for[1] is key[1]:
+            return self._targets_cache
+        self._targets_for = key
+        out: dict[str, Target] = {}
+        meshes = {m.name: m for m in self.agent.cfg.meshes}
+        for addr, ref in self.agent.members.items():
+            mesh = meshes.get(ref.mesh)
+            if mesh is None or not mesh.liveness.enabled:
+                continue
+            lv = mesh.liveness
+            out[addr] = Target(addr, ref.name, Params(lv.interval, lv.multiplier, lv.probes, lv.rise))
+        self._targets_cache = out
+        return out
+
+    def _changed(self, t: Target, old: MemberState, new: MemberState) -> None:
+        AGENT_METRICS.member_alive.labels(t.name).set(_ALIVE[new.verdict])
+        if old.verdict is not Verdict.UNKNOWN:
+            AGENT_METRICS.member_liveness_transitions.labels(t.name, new.verdict.value).inc()
+        self._wake.set()
+
+    # ----- loop ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        probing = asyncio.create_task(self.monitor.run(), name="liveness-probe")
+        try:
+            while True:
+                self._wake.clear()
+                await self._apply()
+                if probing.done():
+                    probing.result()  # a probing loop that died takes the agent down (crash-only)
+                behind = any(self._want(a) not in (None, self._applied.get(a)) for a in self._addrs())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _RETRY if behind else 5.0)
+        finally:
+            probing.cancel()
+            for t in (probing, *self._measuring):
+                t.cancel()
+            await asyncio.gather(probing, *self._measuring, return_exceptions=True)
+
+    def _addrs(self) -> list[str]:
+        return [a for a in self.monitor.states if a in self.agent.last_desired.peers]
+
+    def _want(self, addr: str) -> bool | None:
+        """Session enabled? None: no verdict yet, leave it as it is."""
+        st = self.monitor.states.get(addr)
+        if st is None or st.verdict is Verdict.UNKNOWN:
+            return None
+        return st.verdict is Verdict.UP
+
+    async def _apply(self) -> None:
+        sc = self.agent.sidecar
+        gen = (sc.pid, sc.restarts)
+        if gen != self._gobgpd:  # a new gobgpd has every peer enabled again (as the peers reconciler adds them)
+            self._gobgpd = gen
+            self._applied.clear()
+        try:
+            client = self.agent.client()
+        except AgentError:
+            return
+        for addr in self._addrs():
+            want = self._want(addr)
+            if want is None or self._applied.get(addr) == want:
+                continue
+            st = self.monitor.states[addr]
+            try:
+                if want:
+                    await speaker.enable_peer(client, addr)
+                else:
+                    await speaker.disable_peer(client, addr, _COMMUNICATION)
+            except AgentError as e:
+                log.warning("liveness: cannot %s the session to %s yet: %s", "enable" if want else "disable", addr, e)
+                continue
+            self._applied[addr] = want
+            if not want:
+                task = asyncio.create_task(self._measure(addr, st.since), name=f"liveness-moved-{addr}")
+                self._measuring.add(task)
+                task.add_done_callback(self._measuring.discard)
+
+    async def _measure(self, addr: str, decided: float) -> None:
+        """Time from the down verdict to no best path via the member, applied to kernel and WireGuard."""
+        deadline = decided + _MOVE_TIMEOUT
+        while any(bp.next_hop == addr for bp in self.agent.rib.best.values()):
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.005)
+        if not await self.agent.controller.wait_converged(max(0.1, deadline - time.monotonic())):
+            return
+        took = time.monotonic() - decided
+        AGENT_METRICS.failover_seconds.labels("member_death").observe(took)
+        log.info("paths via %s moved %.1f ms after its data plane was judged down", addr, took * 1000)
+
+    # ----- views ----------------------------------------------------------------------------------
+
+    def view(self, addr: str) -> dict[str, Any] | None:
+        """The member's liveness for `peers` / `status` (None: not probed)."""
+        st = self.monitor.states.get(addr)
+        if st is None:
+            return None
+        now, wall = time.monotonic(), time.time()
+        rtt = self.monitor.rtt.get(addr)
+        return {
+            "state": st.verdict.value,
+            "since": round(wall - (now - st.since), 3),
+            "rtt": round(rtt, 6) if rtt is not None else None,
+            "transitions": st.transitions,
+            "session_enabled": self._applied.get(addr),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        counts = {v.value: 0 for v in Verdict}
+        for st in self.monitor.states.values():
+            counts[st.verdict.value] += 1
+        return {"error": self.monitor.error, "members": counts}

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
+from durantic_agent.gobgp.sidecar import GOBGPD_QUIET_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DURANTIC = str(VENV_BIN / "durantic")
@@ -246,7 +248,7 @@ class Lab:
         d = self.base / name
         d.mkdir(parents=True, exist_ok=True)
         sock = d / "gobgpd.sock"
-        proc = self.spawn(name, ns, [GOBGPD, f"--api-hosts=unix://{sock}", "--pprof-disable", "--log-plain"])
+        proc = self.spawn(name, ns, [GOBGPD, f"--api-hosts=unix://{sock}", *GOBGPD_QUIET_FLAGS, "--log-plain"])
         wait_for(lambda: sock.exists() or not proc.alive(), 10, f"{name} socket")
         assert proc.alive(), proc.log()
         return proc, sock

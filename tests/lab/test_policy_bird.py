@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from durantic_agent.gobgp.client import GobgpClient
-from durantic_agent.gobgp.pb import V4U, api, attr, pack
+from durantic_agent.gobgp.pb import ESTABLISHED, GLOBAL, V4U, api, attr, ip_nlri
 from durantic_agent.gobgp.policy import reconcile_policies
 from durantic_agent.policy import PolicyAssignment, PolicySet, translate
 
@@ -114,18 +114,16 @@ IMPORT_SET = {
 
 async def best_from(client: GobgpClient, prefix: str) -> tuple[str, int | None]:
     req = api.ListPathRequest(
-        table_type=api.GLOBAL,
+        table_type=GLOBAL,
         family=V4U,
-        prefixes=[api.TableLookupPrefix(prefix=prefix, type=api.TableLookupPrefix.EXACT)],
+        prefixes=[api.TableLookupPrefix(prefix=prefix, type=api.TableLookupPrefix.TYPE_EXACT)],
     )
     async for r in client.stream("ListPath", req):
         p = r.destination.paths[0]
         lp = None
         for a in p.pattrs:
-            if a.Is(attr.LocalPrefAttribute.DESCRIPTOR):
-                m = attr.LocalPrefAttribute()
-                a.Unpack(m)
-                lp = m.local_pref
+            if a.WhichOneof("attr") == "local_pref":
+                lp = a.local_pref.local_pref
         return p.neighbor_ip, lp
     return "", None
 
@@ -134,21 +132,24 @@ async def uptimes(client: GobgpClient) -> dict[str, int]:
     return {
         p.conf.neighbor_address: p.timers.state.uptime.seconds
         for p in await client.list_peers()
-        if p.state.session_state == api.PeerState.ESTABLISHED
+        if p.state.session_state == ESTABLISHED
     }
 
 
 async def add_local(client: GobgpClient, prefix: str, plen: int, nh: str = "0.0.0.0", withdraw: bool = False) -> None:
     path = api.Path(
         family=V4U,
-        nlri=pack(attr.IPAddressPrefix(prefix=prefix, prefix_len=plen)),
-        pattrs=[pack(attr.OriginAttribute(origin=0)), pack(attr.NextHopAttribute(next_hop=nh))],
+        nlri=ip_nlri(prefix, plen),
+        pattrs=[
+            attr.Attribute(origin=attr.OriginAttribute(origin=0)),
+            attr.Attribute(next_hop=attr.NextHopAttribute(next_hop=nh)),
+        ],
         is_withdraw=withdraw,
     )
     if withdraw:
-        await client.call("DeletePath", api.DeletePathRequest(table_type=api.GLOBAL, family=V4U, path=path))
+        await client.call("DeletePath", api.DeletePathRequest(table_type=GLOBAL, family=V4U, path=path))
         return
-    await client.call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=path))
+    await client.call("AddPath", api.AddPathRequest(table_type=GLOBAL, path=path))
 
 
 async def readd_locals(client: GobgpClient) -> None:

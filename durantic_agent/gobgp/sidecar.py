@@ -23,7 +23,7 @@ from ..errors import SidecarError, SidecarUnavailable
 from ..procutil import with_pdeathsig
 from .client import GobgpClient
 
-__all__ = ["GOBGPD_QUIET_FLAGS", "Sidecar", "find_gobgpd"]
+__all__ = ["GOBGPD_QUIET_FLAGS", "Sidecar", "find_gobgp_cli", "find_gobgpd", "gobgpd_version"]
 
 log = logging.getLogger("durantic.gobgpd")
 # no pprof and no metrics: otherwise gobgpd opens an HTTP listener on localhost:6060
@@ -48,12 +48,22 @@ def find_gobgpd(configured: Path | None) -> Path:
     )
 
 
+def find_gobgp_cli() -> Path | None:
+    """The gobgp CLI bundled beside gobgpd (a debugging aid; the agent never runs it), then PATH."""
+    bundled = _BUNDLED.parent / "gobgp"
+    if os.access(bundled, os.X_OK):
+        return bundled
+    found = shutil.which("gobgp")
+    return Path(found) if found else None
+
+
 async def gobgpd_version(binary: Path) -> str:
+    """`gobgpd --version` (or `gobgp --version`) without its "NAME version " prefix."""
     proc = await asyncio.create_subprocess_exec(
         str(binary), "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     out, _ = await proc.communicate()
-    return out.decode(errors="replace").strip().removeprefix("gobgpd version ")
+    return out.decode(errors="replace").strip().removeprefix(f"{binary.name} version ")
 
 
 class Sidecar:

@@ -102,7 +102,9 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
     assert after.assignments["IMPORT"]["default_action"] == "ACCEPT"
     names = [
         r.defined_set.name
-        async for r in gobgpd.stream("ListDefinedSet", api.ListDefinedSetRequest(defined_type=api.DEFINED_TYPE_COMMUNITY))
+        async for r in gobgpd.stream(
+            "ListDefinedSet", api.ListDefinedSetRequest(defined_type=api.DEFINED_TYPE_COMMUNITY)
+        )
     ]
     assert names == ["ops-set"]
 
@@ -116,13 +118,20 @@ async def test_drift_is_repaired(gobgpd: GobgpClient) -> None:
     await gobgpd.call(
         "AddDefinedSet",
         json_format.ParseDict(
-            {"defined_set": {"defined_type": "DEFINED_TYPE_COMMUNITY", "name": cset, "list": ["9:9"]}}, api.AddDefinedSetRequest()
+            {"defined_set": {"defined_type": "DEFINED_TYPE_COMMUNITY", "name": cset, "list": ["9:9"]}},
+            api.AddDefinedSetRequest(),
         ),
     )
     await gobgpd.call(
         "SetPolicyAssignment",
         json_format.ParseDict(
-            {"assignment": {"name": "global", "direction": "POLICY_DIRECTION_EXPORT", "default_action": "ROUTE_ACTION_ACCEPT"}},
+            {
+                "assignment": {
+                    "name": "global",
+                    "direction": "POLICY_DIRECTION_EXPORT",
+                    "default_action": "ROUTE_ACTION_ACCEPT",
+                }
+            },
             api.SetPolicyAssignmentRequest(),
         ),
     )

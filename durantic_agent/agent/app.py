@@ -203,11 +203,7 @@ class Agent:
             return 0
         change = await reconcile_policies(self.client(), want)
         self._policies_applied = want
-        if change.export_changed and self._paths_applied:
-            # GoBGP does not withdraw a local route that a new export policy rejects: withdraw and re-add.
-            await speaker.delete_paths(self.client(), list(self._paths_applied.values()))
-            self._paths_applied = {}
-        elif change.import_changed and self._paths_applied:
+        if change.import_changed and self._paths_applied:
             self._paths_applied = {}  # local paths meet the import policy only when added: re-add them
         return (
             len(change.added_sets)

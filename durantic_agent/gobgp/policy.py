@@ -355,13 +355,10 @@ async def reconcile_policies(client: GobgpClient, desired: DesiredPolicies, *, r
     """Make gobgpd hold `desired` (from policy.translate), touching only what differs.
 
     With `reset`, the changed direction(s) are soft-reset on all peers (ResetPeer address "", soft).
-    The caller's part afterwards (measured on GoBGP 3.10, see tests/lab/test_policy_bird.py):
-    - `import_changed`: re-add the locally originated paths; GoBGP applies the import policy to a local
-      path only when it is added, and a soft reset IN covers received routes only.
-    - `export_changed`: withdraw (DeletePath) and re-add the local paths. Soft reset OUT re-sends changed
-      attributes but does NOT withdraw a route the new export policy rejects, and a plain re-add does
-      not either (GoBGP judges the old path by the new policy and assumes it was never sent). A received
-      route that becomes export-rejected stays at the peer until it changes or the session restarts.
+    The caller's part afterwards: on `import_changed`, re-add the locally originated paths (gobgpd applies
+    the import policy to a local path only when it is added; a soft reset IN covers received routes only).
+    On `export_changed` nothing: the soft reset OUT re-sends what the new export policy changes and
+    withdraws, from each peer, what it now rejects (local and received routes alike).
     """
     current = await read_policies(client)
     plan = plan_policies(desired, current)

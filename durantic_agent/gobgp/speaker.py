@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 OWNER_TAG = "durantic:"
-_CHUNK = 1000  # paths per AddPathStream message: measured ~24k routes/s (gobgp-3.10.md section 4)
+_CHUNK = 1000  # paths per AddPathStream message: gobgpd takes large messages best (docs/gobgp.md)
 _HOLD_MIN = 1000  # paths in one stream before the best-path watch is worth dropping for it
 _HOLD_RATIO = 3  # ... and at most this many destinations already in gobgpd per streamed path
 

@@ -104,7 +104,7 @@ def attempt(peer: str, asn: int, router_id: str, kind: str, deadline: float) -> 
                     return {**out, "notification": [body[0], body[1]], "error": "refused in OPEN"}
             out["established"] = True
             s.sendall(malformed_update(kind, asn, router_id))
-            out["keepalives"] = 0
+            keepalives = out["keepalives"] = 0
             while True:
                 t, body = read_message(s)
                 if t == NOTIFICATION:
@@ -112,8 +112,8 @@ def attempt(peer: str, asn: int, router_id: str, kind: str, deadline: float) -> 
                     return out
                 if t == KEEPALIVE:
                     s.sendall(message(KEEPALIVE))
-                    out["keepalives"] = int(str(out["keepalives"])) + 1
-                    if out["keepalives"] >= 2:  # two hold-time thirds later the session is still up
+                    keepalives = out["keepalives"] = keepalives + 1
+                    if keepalives >= 2:  # two hold-time thirds later the session is still up
                         return out
         except (OSError, ConnectionError) as e:
             return {**out, "error": str(e)}

@@ -71,4 +71,4 @@ wheel: setup
 	$(PY) -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/api protos/VERSION
+	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/api protos/VERSION protos/*.proto vendor-gobgp/cache

@@ -61,8 +61,7 @@ def best_path(p: Any) -> BestPath:
     prefix = nlri_prefix(p.nlri)
     next_hop = ""
     for b in p.pattrs:
-        tag = b[0]
-        if tag != _NEXT_HOP_TAG and tag != _MP_REACH_TAG:
+        if not b or (b[0] != _NEXT_HOP_TAG and b[0] != _MP_REACH_TAG):
             continue
         hop = _hop_cache.get(b)
         if hop is None:

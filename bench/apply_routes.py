@@ -36,7 +36,7 @@ import yaml
 from bench.rib import TableCounter, build_paths, count_now, gobgpd_sock, inject, load, prefixes
 from durantic_agent.cli.yamlload import load_yaml
 from durantic_agent.gobgp.client import GobgpClient
-from durantic_agent.gobgp.pb import V4U, api
+from durantic_agent.gobgp.pb import GLOBAL, V4U, api
 from durantic_agent.objects.document import parse_doc
 from tests.lab.harness import DURANTIC, GOBGP, Lab, run, wait_for
 
@@ -46,7 +46,7 @@ N = 10_000
 async def _delete_all(sock: str) -> None:
     c = GobgpClient(sock)
     try:
-        await c.call("DeletePath", api.DeletePathRequest(table_type=api.GLOBAL, family=V4U), timeout=60)
+        await c.call("DeletePath", api.DeletePathRequest(table_type=GLOBAL, family=V4U), timeout=60)
     finally:
         await c.close()
 

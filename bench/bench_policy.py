@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from durantic_agent.gobgp.client import GobgpClient
-from durantic_agent.gobgp.pb import V4U, api, attr, pack
+from durantic_agent.gobgp.pb import GLOBAL, V4U, api, attr, ip_nlri
 from durantic_agent.gobgp.policy import reconcile_policies
 from durantic_agent.gobgp.sidecar import Sidecar, find_gobgpd
 from durantic_agent.policy import PolicyAssignment, PolicySet, translate
@@ -77,7 +77,7 @@ async def bench_apply(base: Path) -> None:
 
 
 async def table_count(client: GobgpClient) -> int:
-    r = await client.call("GetTable", api.GetTableRequest(table_type=api.GLOBAL, family=V4U))
+    r = await client.call("GetTable", api.GetTableRequest(table_type=GLOBAL, family=V4U))
     return int(r.num_destination)
 
 
@@ -116,11 +116,11 @@ async def bench_reevaluate(base: Path) -> None:
         paths = [
             api.Path(
                 family=V4U,
-                nlri=pack(attr.IPAddressPrefix(prefix=str(ipaddress.IPv4Address(base_net + i)), prefix_len=32)),
+                nlri=ip_nlri(str(ipaddress.IPv4Address(base_net + i)), 32),
                 pattrs=[
-                    pack(attr.OriginAttribute(origin=0)),
-                    pack(attr.NextHopAttribute(next_hop="10.0.0.2")),
-                    pack(attr.CommunitiesAttribute(communities=[(65000 << 16) | 100])),
+                    attr.Attribute(origin=attr.OriginAttribute(origin=0)),
+                    attr.Attribute(next_hop=attr.NextHopAttribute(next_hop="10.0.0.2")),
+                    attr.Attribute(communities=attr.CommunitiesAttribute(communities=[(65000 << 16) | 100])),
                 ],
             )
             for i in range(N_ROUTES)
@@ -128,7 +128,7 @@ async def bench_reevaluate(base: Path) -> None:
 
         async def reqs() -> AsyncIterator[Any]:
             for i in range(0, N_ROUTES, 1000):
-                yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=paths[i : i + 1000])
+                yield api.AddPathStreamRequest(table_type=GLOBAL, paths=paths[i : i + 1000])
 
         await b.client.stub.AddPathStream(reqs())
         t0 = time.perf_counter()

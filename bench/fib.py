@@ -44,7 +44,7 @@ from typing import Any
 
 from bench.rib import TableCounter, build_paths, gobgpd_sock, inject, load, prefixes, snapshot_seconds, wait_quiet
 from durantic_agent.gobgp.client import GobgpClient
-from durantic_agent.gobgp.pb import api
+from durantic_agent.gobgp.pb import GLOBAL, api
 from tests.lab.harness import AgentHandle, Lab, run, wait_for
 from tests.lab.mesh import Machine, start_mesh, wg_allowed
 
@@ -178,7 +178,7 @@ async def _flipper(
                 state[j] = not state[j]
                 batch.append(good[j] if state[j] else bad[j])
             now = time.monotonic()
-            await client.stub.AddPathStream(iter([api.AddPathStreamRequest(table_type=api.GLOBAL, paths=batch)]))
+            await client.stub.AddPathStream(iter([api.AddPathStreamRequest(table_type=GLOBAL, paths=batch)]))
             for j in range(lo, lo + per_tick):
                 changed[j] = now
             sent += per_tick

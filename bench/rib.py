@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durantic_agent.gobgp import raw as raw_msgs
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.paths import make_path
-from durantic_agent.gobgp.pb import V4U, api
+from durantic_agent.gobgp.pb import GLOBAL, V4U, api
 from durantic_agent.gobgp.watch import _METHOD as _WATCH_METHOD
 from durantic_agent.gobgp.watch import decode_paths
 from tests.lab.harness import DURANTIC, GOBGP, ROOT, AgentHandle, Lab, run, wait_for
@@ -53,7 +54,7 @@ async def inject(sock: Path | str, paths: list[Any], chunk: int = 1000) -> float
 
     async def gen() -> Any:
         for i in range(0, len(paths), chunk):
-            yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=paths[i : i + chunk])
+            yield api.AddPathStreamRequest(table_type=GLOBAL, paths=paths[i : i + chunk])
 
     try:
         t0 = time.monotonic()
@@ -66,7 +67,7 @@ async def inject(sock: Path | str, paths: list[Any], chunk: int = 1000) -> float
 async def table_count(sock: Path | str, family: Any = V4U) -> int:
     client = GobgpClient(str(sock))
     try:
-        r = await client.call("GetTable", api.GetTableRequest(table_type=api.GLOBAL, family=family))
+        r = await client.call("GetTable", api.GetTableRequest(table_type=GLOBAL, family=family))
         return int(r.num_destination)
     finally:
         await client.close()
@@ -76,13 +77,13 @@ def snapshot_seconds(sock: Path | str) -> tuple[float, int, float]:
     """What gobgpd alone takes to hand over its best paths: a fresh WatchEvent(BEST, init=True) on a
     scratch channel, timed until the first message (the whole table) has arrived, undecoded; its size in
     bytes; and what decoding it into best paths takes, as the agent's watch does (best of 2). Together,
-    the floor under any consumer of GoBGP 3.10's API that starts from a full table."""
+    the floor under any consumer of GoBGP's API that starts from a full table."""
     import grpc
 
     channel = grpc.insecure_channel(f"unix://{sock}", options=[("grpc.max_receive_message_length", 1 << 30)])
     try:
         rpc = channel.unary_stream(_WATCH_METHOD, request_serializer=api.WatchEventRequest.SerializeToString)
-        best = api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST, init=True)
+        best = api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.TYPE_BEST, init=True)
         t0 = time.monotonic()
         call = rpc(api.WatchEventRequest(table=api.WatchEventRequest.Table(filters=[best])))
         try:
@@ -97,7 +98,7 @@ def snapshot_seconds(sock: Path | str) -> tuple[float, int, float]:
 
 def _decode_seconds(raw: bytes) -> float:
     t0 = time.perf_counter()
-    decode_paths(api.WatchEventResponse.FromString(raw).table.paths)
+    decode_paths(raw_msgs.WatchEventResponse.FromString(raw).table.paths)
     return time.perf_counter() - t0
 
 
@@ -113,17 +114,17 @@ class TableCounter:
     def __init__(self, sock: Path | str) -> None:
         import grpc
 
-        from durantic_agent._gobgp.gobgp_pb2_grpc import GobgpApiStub
+        from durantic_agent.gobgp.pb import rpc
 
         self._channel = grpc.insecure_channel(f"unix://{sock}")
-        self._stub = GobgpApiStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stub = rpc.GoBgpServiceStub(self._channel)
 
     def __call__(self) -> int:
         return self.table()[0]
 
     def table(self) -> tuple[int, int]:
         """(destinations, paths)."""
-        r = self._stub.GetTable(api.GetTableRequest(table_type=api.GLOBAL, family=V4U), timeout=10)
+        r = self._stub.GetTable(api.GetTableRequest(table_type=GLOBAL, family=V4U), timeout=10)
         return int(r.num_destination), int(r.num_path)
 
     def close(self) -> None:

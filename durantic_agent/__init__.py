@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-GOBGP_VERSION = "3.10.0"
+GOBGP_VERSION = "4.8.0"

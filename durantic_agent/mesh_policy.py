@@ -1,6 +1,6 @@
 """The agent's own policy statements for the mesh, placed before any user policy (pure).
 
-Why (docs/gobgp.md, "Path exploration"): in a full eBGP mesh where every member re-advertises
+Why (docs/gobgp.md, "Mesh"): in a full eBGP mesh where every member re-advertises
 everything, a withdrawn route with no other origin is still in every RIB minutes later once the mesh has
 15 or more members (path exploration; GoBGP has no MRAI). So mesh members are sent only this machine's
 own routes and routes learned directly from their originator: GoBGP evaluates export policy after it

@@ -232,11 +232,8 @@ class Agent:
         }
 
     def _policies_changed(self, change: PolicyChange) -> None:
-        if change.export_changed:
-            # GoBGP does not withdraw a local route that a new export policy rejects: withdraw and re-add.
-            self.paths.replay(withdraw=True)
-        elif change.import_changed:
-            self.paths.replay(withdraw=False)  # local paths meet the import policy only when added
+        if change.import_changed:
+            self.paths.replay()  # local paths meet the import policy only when added
 
     def _observe_changes(self, removed: Sequence[PathSpec], added: Sequence[PathSpec]) -> None:
         now = time.monotonic()

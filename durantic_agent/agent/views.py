@@ -15,9 +15,8 @@ import orjson
 from ..aioutil import gc_paused, iterate_in_thread
 from ..core.types import RibPath
 from ..errors import AgentError
-from ..gobgp import bulk, speaker
+from ..gobgp import bulk, rib, speaker
 from ..gobgp.decode import decode_destination
-from ..gobgp.pb import V4U, V6U, api
 from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
 
@@ -49,17 +48,8 @@ class AgentViews:
         return [d async for d in self.iter_destinations(prefix)]
 
     async def iter_destinations(self, prefix: str | None = None) -> AsyncIterator[list[RibPath]]:
-        client = self.agent.client()
-        for fam in (V4U, V6U):
-            if prefix and (":" in prefix) != (fam is V6U):
-                continue
-            req = api.ListPathRequest(table_type=api.GLOBAL, family=fam, sort_type=api.ListPathRequest.PREFIX)
-            if prefix:
-                req.prefixes.append(api.TableLookupPrefix(prefix=prefix))
-            async for r in client.stream("ListPath", req):
-                paths = decode_destination(r.destination)
-                if paths:
-                    yield paths
+        async for paths in rib.iter_destinations(self.agent.client(), prefix):
+            yield paths
 
     def iter_rib_json(self, prefix: str | None = None) -> AsyncIterator[bytes]:
         """`rib_rows` as JSON arrays of up to 1,000 rows, as gobgpd streams the table.
@@ -71,7 +61,7 @@ class AgentViews:
         names, installed, reach, health = self._maps()
         asn = self.agent.cfg.machine.asn
         channel = self.agent.client().blocking_channel()
-        families = [f for f in (V4U, V6U) if not prefix or (":" in prefix) == (f is V6U)]
+        families = bulk.families_for(prefix)
 
         def produce() -> Iterator[bytes]:
             with gc_paused():
@@ -132,34 +122,11 @@ class AgentViews:
 
     async def around(self, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[list[RibPath]]:
         """Destinations inside `net` and those covering it (two table lookups, no full listing)."""
-        client = self.agent.client()
-        fam = V6U if net.version == 6 else V4U
-        found: dict[str, list[RibPath]] = {}
-        for kind in (api.TableLookupPrefix.LONGER, api.TableLookupPrefix.SHORTER):
-            req = api.ListPathRequest(
-                table_type=api.GLOBAL, family=fam, prefixes=[api.TableLookupPrefix(prefix=str(net), type=kind)]
-            )
-            async for r in client.stream("ListPath", req):
-                paths = decode_destination(r.destination)
-                if paths:
-                    found[paths[0].prefix] = paths
-        return list(found.values())
+        return await rib.around(self.agent.client(), net)
 
     async def lookup(self, prefixes: list[str]) -> list[list[RibPath]]:
         """The destinations of exactly these prefixes (one ListPath per family)."""
-        client = self.agent.client()
-        out: list[list[RibPath]] = []
-        for fam, want in ((V4U, [p for p in prefixes if ":" not in p]), (V6U, [p for p in prefixes if ":" in p])):
-            if not want:
-                continue
-            req = api.ListPathRequest(
-                table_type=api.GLOBAL, family=fam, prefixes=[api.TableLookupPrefix(prefix=p) for p in want]
-            )
-            async for r in client.stream("ListPath", req):
-                paths = decode_destination(r.destination)
-                if paths:
-                    out.append(paths)
-        return out
+        return await rib.lookup(self.agent.client(), prefixes)
 
     async def peers(self) -> list[dict[str, Any]]:
         a = self.agent

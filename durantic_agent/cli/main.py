@@ -66,19 +66,23 @@ def cli(ctx: click.Context, socket_path: str | None) -> None:
 
 @cli.command()
 def version() -> None:
-    """Print the agent and gobgpd versions."""
+    """Print the agent, gobgpd and gobgp (CLI) versions."""
     import asyncio
 
-    from ..gobgp.sidecar import find_gobgpd, gobgpd_version
+    from ..gobgp.sidecar import find_gobgp_cli, find_gobgpd, gobgpd_version
 
+    click.echo(f"durantic {__version__}")
     try:
         binary = find_gobgpd(None)
-        gv = asyncio.run(gobgpd_version(binary))
-        where = str(binary)
+        gv, where = asyncio.run(gobgpd_version(binary)), str(binary)
     except Exception as e:
         gv, where = f"not found ({e})", ""
-    click.echo(f"durantic {__version__}")
     click.echo(f"gobgpd {gv} {where}".rstrip() + f" (pinned {GOBGP_VERSION})")
+    cli_bin = find_gobgp_cli()
+    if cli_bin is None:
+        click.echo("gobgp not found")
+    else:
+        click.echo(f"gobgp {asyncio.run(gobgpd_version(cli_bin))} {cli_bin} (pinned {GOBGP_VERSION})")
 
 
 # ----- agent ---------------------------------------------------------------------------------------

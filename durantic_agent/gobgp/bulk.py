@@ -2,9 +2,8 @@
 
 A 100k-route RIB arrives as 100k ListPath messages. Through grpc.aio each one costs an event-loop round
 trip and a protobuf parse, which made `durantic rib --json` ~2.5x slower than the Go `gobgp` CLI on the
-same table. Here the stream is read as raw bytes and parsed 1,000 messages at a time: a ListPathResponse
-is field 1 holding one Destination, so the concatenation of many is, on the wire, exactly a message
-whose field 1 is `repeated Destination`, and one C-level parse yields all of them.
+same table. Here the stream is read as raw bytes and parsed 1,000 messages at a time (raw.DestinationBatch:
+one C-level parse for all of them, attributes left serialized for decode.py's cache).
 """
 
 from __future__ import annotations
@@ -13,64 +12,51 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
-from google.protobuf import descriptor_pb2, message_factory
 
+from . import raw
 from .client import translate_rpc_error
-from .pb import api
+from .pb import GLOBAL, SERVICE, V4U, V6U, api
 
-__all__ = ["DestinationBatch", "list_destinations"]
+__all__ = ["families_for", "list_destinations", "list_path_request"]
 
-_METHOD = "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name + "/ListPath"
-
-
-def _batch_class() -> Any:
-    """`message DestinationBatch { repeated apipb.Destination destination = 1; }`, built at import time
-    into the generated stubs' own descriptor pool (it is our message, not GoBGP's)."""
-    pool = api.DESCRIPTOR.pool
-    name = "durantic.bulk.DestinationBatch"
-    try:
-        return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
-    except KeyError:
-        pass
-    f = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(
-        name="durantic_agent/gobgp/bulk.proto",
-        package="durantic.bulk",
-        dependency=[api.DESCRIPTOR.name],
-        syntax="proto3",
-    )
-    msg = fdp.message_type.add(name="DestinationBatch")
-    msg.field.add(
-        name="destination", number=1, type=f.TYPE_MESSAGE, label=f.LABEL_REPEATED, type_name=".apipb.Destination"
-    )
-    pool.Add(fdp)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+_METHOD = SERVICE + "/ListPath"
 
 
-DestinationBatch = _batch_class()
+def families_for(prefix: str | None) -> list[Any]:
+    """The unicast families a listing of `prefix` (None: everything) reads."""
+    return [f for f in (V4U, V6U) if not prefix or (":" in prefix) == (f is V6U)]
+
+
+def list_path_request(family: Any, prefixes: Any = (), kind: int = 0, sort: bool = False) -> Any:
+    """ListPath of the global table for `family`; `prefixes` looked up exactly, or by `kind`
+    (api.TableLookupPrefix.TYPE_LONGER / TYPE_SHORTER)."""
+    req = api.ListPathRequest(table_type=GLOBAL, family=family)
+    if sort:
+        req.sort_type = api.ListPathRequest.SORT_TYPE_PREFIX
+    for p in prefixes:
+        req.prefixes.append(api.TableLookupPrefix(prefix=p, type=kind))
+    return req
 
 
 def list_destinations(
     channel: grpc.Channel, family: Any, prefix: str | None = None, batch: int = 1000
 ) -> Iterator[list[Any]]:
-    """ListPath (global table, sorted by prefix) as lists of up to `batch` api.Destination.
+    """ListPath (global table, sorted by prefix) as lists of up to `batch` raw Destinations (gobgp/raw.py).
 
     Blocking: call it from a worker thread. Closing the iterator early cancels the RPC.
     """
-    req = api.ListPathRequest(table_type=api.GLOBAL, family=family, sort_type=api.ListPathRequest.PREFIX)
-    if prefix:
-        req.prefixes.append(api.TableLookupPrefix(prefix=prefix))
+    req = list_path_request(family, [prefix] if prefix else (), sort=True)
     rpc = channel.unary_stream(_METHOD, request_serializer=api.ListPathRequest.SerializeToString)
     call = rpc(req)  # no response_deserializer: each message arrives as its serialized bytes
     buf: list[bytes] = []
     try:
-        for raw in call:
-            buf.append(raw)
+        for b in call:
+            buf.append(b)
             if len(buf) >= batch:
-                yield list(DestinationBatch.FromString(b"".join(buf)).destination)
+                yield list(raw.DestinationBatch.FromString(b"".join(buf)).destination)
                 buf = []
         if buf:
-            yield list(DestinationBatch.FromString(b"".join(buf)).destination)
+            yield list(raw.DestinationBatch.FromString(b"".join(buf)).destination)
     except grpc.RpcError as e:
         raise translate_rpc_error(e, "ListPath") from None
     finally:

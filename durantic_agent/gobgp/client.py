@@ -15,7 +15,7 @@ import grpc.aio
 import grpc.experimental
 
 from ..errors import SidecarRejected, SidecarUnavailable
-from .pb import api, rpc
+from .pb import SERVICE, api, rpc
 
 __all__ = ["GobgpClient", "translate_rpc_error"]
 
@@ -43,7 +43,7 @@ class GobgpClient:
         self.socket_path = socket_path
         self._blocking: grpc.Channel | None = None
         self.channel = grpc.aio.insecure_channel(f"unix://{socket_path}", options=_OPTIONS)
-        self.stub = rpc.GobgpApiStub(self.channel)
+        self.stub = rpc.GoBgpServiceStub(self.channel)
 
     def blocking_channel(self) -> grpc.Channel:
         """A blocking channel to the same gobgpd, for bulk reads in worker threads (gobgp/bulk.py)."""
@@ -73,9 +73,20 @@ class GobgpClient:
         except grpc.aio.AioRpcError as e:
             raise translate_rpc_error(e, method) from None
 
+    async def raw_stream(self, method: str, request: Any, parse: Any) -> AsyncIterator[Any]:
+        """A server stream whose messages `parse` turns into the caller's type (e.g. gobgp/raw.py mirrors)."""
+        call = self.channel.unary_stream(
+            f"{SERVICE}/{method}", request_serializer=type(request).SerializeToString, response_deserializer=parse
+        )
+        try:
+            async for item in call(request):
+                yield item
+        except grpc.aio.AioRpcError as e:
+            raise translate_rpc_error(e, method) from None
+
     async def get_global(self, timeout: float = 2.0) -> Any:
         resp = await self.call("GetBgp", api.GetBgpRequest(), timeout=timeout)
         return getattr(resp, "global")
 
     async def list_peers(self) -> list[Any]:
-        return [r.peer async for r in self.stream("ListPeer", api.ListPeerRequest(enableAdvertised=True))]
+        return [r.peer async for r in self.stream("ListPeer", api.ListPeerRequest(enable_advertised=True))]

@@ -1,8 +1,8 @@
 """GoBGP API paths -> RibPath. Hot path: `durantic rib --json` decodes the whole table through here.
 
-Speed matters (100k routes must decode in well under a second or two), so attributes are dispatched on
-the Any type URL and parsed with `FromString` directly, skipping Any.Unpack's type checks and any
-dict/JSON conversion.
+Speed matters (100k routes must decode in well under a second or two), so paths are read as their raw
+mirrors (gobgp/raw.py: each attribute stays its serialized `Attribute` bytes) and each distinct attribute
+is parsed once, through a cache keyed on those bytes, with no dict/JSON conversion.
 """
 
 from __future__ import annotations
@@ -11,31 +11,30 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.types import WELL_KNOWN_COMMUNITIES, RibPath
-from .pb import api, attr
+from . import raw
+from .pb import attr, common, nlri
 
-__all__ = ["decode_destination", "decode_path"]
+__all__ = ["decode_destination", "decode_path", "nlri_prefix"]
 
 _ORIGINS = ("igp", "egp", "incomplete")
-_SET = attr.AsSegment.AS_SET
-_SEQ = attr.AsSegment.AS_SEQUENCE
-_URL = "type.googleapis.com/apipb."
-_V6 = api.Family.AFI_IP6
+_SET = attr.AsSegment.TYPE_AS_SET
+_SEQ = attr.AsSegment.TYPE_AS_SEQUENCE
+_V6 = common.Family.AFI_IP6
 
 
-_MISS: Any = object()
 _CACHE_MAX = 16384
 
 
-def _origin(raw: bytes) -> str:
-    o = attr.OriginAttribute.FromString(raw).origin
+def _origin(a: Any) -> str:
+    o = a.origin.origin
     return _ORIGINS[o] if o < 3 else "incomplete"
 
 
-def _as_path(raw: bytes) -> tuple[tuple[int, ...], int, int]:
+def _as_path(a: Any) -> tuple[tuple[int, ...], int, int]:
     flat: list[int] = []
     length = 0
     first = 0
-    for seg in attr.AsPathAttribute.FromString(raw).segments:
+    for seg in a.as_path.segments:
         t = seg.type
         if t == _SEQ:
             nums = list(seg.numbers)
@@ -51,84 +50,90 @@ def _as_path(raw: bytes) -> tuple[tuple[int, ...], int, int]:
     return tuple(flat), length, first
 
 
-def _next_hop(raw: bytes) -> str:
-    return str(attr.NextHopAttribute.FromString(raw).next_hop)
+def _next_hop(a: Any) -> str:
+    return str(a.next_hop.next_hop)
 
 
-def _mp_reach(raw: bytes) -> str:
-    hops = attr.MpReachNLRIAttribute.FromString(raw).next_hops
+def _mp_reach(a: Any) -> str:
+    hops = a.mp_reach.next_hops
     return str(hops[0]) if hops else ""  # [global, link-local] for IPv6: the global one routes
 
 
-def _med(raw: bytes) -> int:
-    return int(attr.MultiExitDiscAttribute.FromString(raw).med)
+def _med(a: Any) -> int:
+    return int(a.multi_exit_disc.med)
 
 
-def _local_pref(raw: bytes) -> int:
-    return int(attr.LocalPrefAttribute.FromString(raw).local_pref)
+def _local_pref(a: Any) -> int:
+    return int(a.local_pref.local_pref)
 
 
-def _communities(raw: bytes) -> tuple[str, ...]:
+def _communities(a: Any) -> tuple[str, ...]:
     known = WELL_KNOWN_COMMUNITIES
-    return tuple(
-        known.get(c) or f"{c >> 16}:{c & 0xFFFF}" for c in attr.CommunitiesAttribute.FromString(raw).communities
-    )
+    return tuple(known.get(c) or f"{c >> 16}:{c & 0xFFFF}" for c in a.communities.communities)
 
 
-def _large(raw: bytes) -> tuple[str, ...]:
-    return tuple(
-        f"{c.global_admin}:{c.local_data1}:{c.local_data2}"
-        for c in attr.LargeCommunitiesAttribute.FromString(raw).communities
-    )
+def _large(a: Any) -> tuple[str, ...]:
+    return tuple(f"{c.global_admin}:{c.local_data1}:{c.local_data2}" for c in a.large_communities.communities)
 
 
 # Slots of the scratch list in decode_path.
 _NH, _ASP, _ORG, _MED, _LP, _COM, _LCOM = range(7)
 _EMPTY_AS: tuple[tuple[int, ...], int, int] = ((), 0, 0)
 
-# type URL -> (slot, cache of raw value -> parsed, parser). A table's attributes repeat a lot (a few
-# peers, next hops, community sets), so most attributes are a dict hit on their wire bytes.
-_TYPES: dict[str, tuple[int, dict[bytes, Any], Callable[[bytes], Any]]] = {
-    _URL + "NextHopAttribute": (_NH, {}, _next_hop),
-    _URL + "MpReachNLRIAttribute": (_NH, {}, _mp_reach),
-    _URL + "AsPathAttribute": (_ASP, {}, _as_path),
-    _URL + "OriginAttribute": (_ORG, {}, _origin),
-    _URL + "MultiExitDiscAttribute": (_MED, {}, _med),
-    _URL + "LocalPrefAttribute": (_LP, {}, _local_pref),
-    _URL + "CommunitiesAttribute": (_COM, {}, _communities),
-    _URL + "LargeCommunitiesAttribute": (_LCOM, {}, _large),
+# Attribute oneof name -> (slot, parser)
+_KINDS: dict[str, tuple[int, Callable[[Any], Any]]] = {
+    "next_hop": (_NH, _next_hop),
+    "mp_reach": (_NH, _mp_reach),
+    "as_path": (_ASP, _as_path),
+    "origin": (_ORG, _origin),
+    "multi_exit_disc": (_MED, _med),
+    "local_pref": (_LP, _local_pref),
+    "communities": (_COM, _communities),
+    "large_communities": (_LCOM, _large),
 }
-_PREFIX_URL = _URL + "IPAddressPrefix"
+# serialized Attribute -> (slot, parsed value), or None for an attribute the RIB view does not show
+_cache: dict[bytes, tuple[int, Any] | None] = {}
 
 
-def _nlri_prefix(p: Any) -> str:
-    n = p.nlri
-    if n.type_url == _PREFIX_URL:
-        ip = attr.IPAddressPrefix.FromString(n.value)
+def _parse_attr(b: bytes) -> tuple[int, Any] | None:
+    a = attr.Attribute.FromString(b)
+    kind = a.WhichOneof("attr")
+    ent = _KINDS.get(kind) if kind else None
+    if ent is None:
+        return None
+    slot, parse = ent
+    return slot, parse(a)
+
+
+def nlri_prefix(b: bytes) -> str:
+    """A serialized NLRI as "address/length" ("" for anything but a unicast prefix)."""
+    n = nlri.NLRI.FromString(b)
+    if n.WhichOneof("nlri") == "prefix":
+        ip = n.prefix
         return f"{ip.prefix}/{ip.prefix_len}"
     return ""
 
 
 def decode_path(p: Any, prefix: str | None = None) -> RibPath:
-    """One `api.Path`. `prefix` (from the Destination) saves re-parsing the NLRI."""
+    """One path: a raw mirror (gobgp/raw.py) or a typed `api.Path`. `prefix` (from the Destination) saves
+    re-parsing the NLRI."""
+    if not isinstance(p, raw.Path):
+        p = raw.as_raw_path(p)
     slots: list[Any] = ["", _EMPTY_AS, "igp", None, None, (), ()]
-    types = _TYPES
-    for a in p.pattrs:
-        ent = types.get(a.type_url)
-        if ent is None:
-            continue
-        slot, cache, parse = ent
-        v = a.value
-        r = cache.get(v, _MISS)
-        if r is _MISS:
-            r = parse(v)
+    cache = _cache
+    for b in p.pattrs:
+        try:
+            r = cache[b]
+        except KeyError:
+            r = _parse_attr(b)
             if len(cache) >= _CACHE_MAX:
                 cache.clear()
-            cache[v] = r
-        slots[slot] = r
+            cache[b] = r
+        if r is not None:
+            slots[r[0]] = r[1]
     nip = p.neighbor_ip
     if prefix is None:
-        prefix = _nlri_prefix(p)
+        prefix = nlri_prefix(p.nlri)
     afi = p.family.afi
     as_path, as_path_len, first_as = slots[_ASP]
     return RibPath(
@@ -156,6 +161,6 @@ def decode_path(p: Any, prefix: str | None = None) -> RibPath:
 
 
 def decode_destination(d: Any) -> list[RibPath]:
-    """An `api.Destination` (ListPath item): its paths in gobgpd's order, best first."""
+    """A Destination (ListPath item, raw mirror or typed): its paths in gobgpd's order, best first."""
     prefix = d.prefix
     return [decode_path(p, prefix) for p in d.paths]

@@ -31,6 +31,7 @@ __all__ = [
     "plan_policies",
     "read_policies",
     "reconcile_policies",
+    "to_message",
 ]
 
 Msg = dict[str, Any]
@@ -39,9 +40,56 @@ _ANCHORED = re.compile(r"^\^(.*)\$$")
 _SET_TYPES = ("PREFIX", "NEIGHBOR", "AS_PATH", "COMMUNITY", "LARGE_COMMUNITY")
 
 
-def _to_dict(msg: Any) -> Msg:
-    out: Msg = json_format.MessageToDict(msg, preserving_proto_field_name=True)
+def _enum_prefix(enum: Any) -> str:
+    """GoBGP 4 prefixes each enum's value names ("DEFINED_TYPE_PREFIX", "TYPE_ANY", "ROUTE_ACTION_ACCEPT");
+    the prefix is what its zero value has before "UNSPECIFIED"."""
+    zero = enum.values_by_number[0].name
+    return zero.removesuffix("UNSPECIFIED") if zero.endswith("UNSPECIFIED") else ""
+
+
+def _enum_names(value: Any, enum: Any, to_api: bool) -> Any:
+    if not isinstance(value, str):
+        return value
+    prefix = _enum_prefix(enum)
+    if not to_api:
+        return value.removeprefix(prefix)
+    name = prefix + value
+    # the unset value ("NONE": no route action, e.g. a `continue` rule) is the zero value
+    return name if name in enum.values_by_name else enum.values_by_number[0].name
+
+
+def _convert(d: Mapping[str, Any], desc: Any, to_api: bool) -> Msg:
+    """A policy message as a dict between the agent's enum names (policy.translate: "PREFIX", "ANY",
+    "ACCEPT", "IMPORT"), which the canonical form uses, and GoBGP's ("DEFINED_TYPE_PREFIX", ...)."""
+    out: Msg = {}
+    for key, value in d.items():
+        fd = desc.fields_by_name.get(key)
+        if fd is None:
+            out[key] = value
+        elif fd.message_type is not None:
+            sub = fd.message_type
+            if isinstance(value, list):
+                out[key] = [_convert(v, sub, to_api) if isinstance(v, Mapping) else v for v in value]
+            else:
+                out[key] = _convert(value, sub, to_api) if isinstance(value, Mapping) else value
+        elif fd.enum_type is not None:
+            if isinstance(value, list):
+                out[key] = [_enum_names(v, fd.enum_type, to_api) for v in value]
+            else:
+                out[key] = _enum_names(value, fd.enum_type, to_api)
+        else:
+            out[key] = value
     return out
+
+
+def _to_dict(msg: Any) -> Msg:
+    """A message read from gobgpd, as a dict with the agent's enum names."""
+    return _convert(json_format.MessageToDict(msg, preserving_proto_field_name=True), msg.DESCRIPTOR, False)
+
+
+def to_message(d: Mapping[str, Any], msg: Any, ignore_unknown_fields: bool = False) -> Any:
+    """A dict with the agent's enum names into the GoBGP message `msg`."""
+    return json_format.ParseDict(_convert(d, msg.DESCRIPTOR, True), msg, ignore_unknown_fields=ignore_unknown_fields)
 
 
 def _unanchor(values: list[str]) -> list[str]:
@@ -50,7 +98,7 @@ def _unanchor(values: list[str]) -> list[str]:
 
 
 def canonical_set(d: Mapping[str, Any]) -> Msg:
-    out = _to_dict(json_format.ParseDict(d, api.DefinedSet()))
+    out = _to_dict(to_message(d, api.DefinedSet()))
     if out.get("defined_type") in ("COMMUNITY", "LARGE_COMMUNITY"):
         out["list"] = _unanchor(out.get("list", []))
     if "list" in out:
@@ -64,11 +112,9 @@ def canonical_set(d: Mapping[str, Any]) -> Msg:
 
 
 def canonical_policy(d: Mapping[str, Any]) -> Msg:
-    out = _to_dict(json_format.ParseDict(d, api.Policy()))
+    out = _to_dict(to_message(d, api.Policy()))
     for st in out.get("statements", []):
         cond = st.get("conditions", {})
-        if cond.get("rpki_result") == -1:  # GoBGP's "not set"
-            del cond["rpki_result"]
         if not cond:
             st.pop("conditions", None)
         for key in ("community", "large_community"):
@@ -79,7 +125,7 @@ def canonical_policy(d: Mapping[str, Any]) -> Msg:
 
 
 def canonical_assignment(d: Mapping[str, Any]) -> Msg:
-    out = _to_dict(json_format.ParseDict(d, api.PolicyAssignment(), ignore_unknown_fields=True))
+    out = _to_dict(to_message(d, api.PolicyAssignment(), ignore_unknown_fields=True))
     out["policies"] = [{"name": p["name"]} for p in out.get("policies", [])]
     out.setdefault("default_action", "NONE")
     return out
@@ -108,7 +154,7 @@ class CurrentPolicies:
 async def read_policies(client: GobgpClient) -> CurrentPolicies:
     sets: dict[str, Msg] = {}
     for t in _SET_TYPES:
-        req = api.ListDefinedSetRequest(defined_type=api.DefinedType.Value(t))
+        req = api.ListDefinedSetRequest(defined_type=api.DefinedType.Value("DEFINED_TYPE_" + t))
         async for r in client.stream("ListDefinedSet", req):
             if r.defined_set.name.startswith(OWNED_PREFIX):
                 sets[r.defined_set.name] = canonical_set(_to_dict(r.defined_set))
@@ -124,7 +170,9 @@ async def read_policies(client: GobgpClient) -> CurrentPolicies:
             orphans.append(r.statement.name)
     assignments: dict[str, Msg] = {}
     for direction in _DIRECTIONS:
-        req = api.ListPolicyAssignmentRequest(name="global", direction=api.PolicyDirection.Value(direction))
+        req = api.ListPolicyAssignmentRequest(
+            name="global", direction=api.PolicyDirection.Value("POLICY_DIRECTION_" + direction)
+        )
         async for r in client.stream("ListPolicyAssignment", req):
             assignments[direction] = canonical_assignment(_to_dict(r.assignment))
     return CurrentPolicies(sets, policies, assignments, tuple(sorted(orphans)))
@@ -230,13 +278,13 @@ def plan_policies(desired: DesiredPolicies, current: CurrentPolicies) -> PolicyP
 async def apply_policy_plan(client: GobgpClient, plan: PolicyPlan, current: CurrentPolicies) -> None:
     """Run a plan in the only order GoBGP accepts. Does not soft-reset (see reconcile_policies)."""
     for s in plan.add_sets:
-        await client.call("AddDefinedSet", json_format.ParseDict({"defined_set": s}, api.AddDefinedSetRequest()))
+        await client.call("AddDefinedSet", to_message({"defined_set": s}, api.AddDefinedSetRequest()))
     for s in plan.set_append:  # AddDefinedSet on an existing name appends
-        await client.call("AddDefinedSet", json_format.ParseDict({"defined_set": s}, api.AddDefinedSetRequest()))
+        await client.call("AddDefinedSet", to_message({"defined_set": s}, api.AddDefinedSetRequest()))
     for s in plan.set_remove:  # all=False removes just the listed entries (works while in use)
         await client.call(
             "DeleteDefinedSet",
-            json_format.ParseDict({"defined_set": s, "all": False}, api.DeleteDefinedSetRequest()),
+            to_message({"defined_set": s, "all": False}, api.DeleteDefinedSetRequest()),
         )
     for name in plan.delete_statements:
         await client.call("DeleteStatement", api.DeleteStatementRequest(statement=api.Statement(name=name), all=True))
@@ -250,7 +298,7 @@ async def apply_policy_plan(client: GobgpClient, plan: PolicyPlan, current: Curr
         for name in plan.replace_policies:
             await client.call("DeletePolicy", api.DeletePolicyRequest(policy=api.Policy(name=name), all=True))
     for p in plan.add_policies:
-        await client.call("AddPolicy", json_format.ParseDict({"policy": p}, api.AddPolicyRequest()))
+        await client.call("AddPolicy", to_message({"policy": p}, api.AddPolicyRequest()))
     for a in plan.assignments:
         await _set_assignment(client, a)
     for name in plan.delete_policies:
@@ -258,14 +306,14 @@ async def apply_policy_plan(client: GobgpClient, plan: PolicyPlan, current: Curr
     for s in plan.delete_sets:
         await client.call(
             "DeleteDefinedSet",
-            json_format.ParseDict({"defined_set": s, "all": True}, api.DeleteDefinedSetRequest()),
+            to_message({"defined_set": s, "all": True}, api.DeleteDefinedSetRequest()),
         )
 
 
 async def _set_assignment(client: GobgpClient, assignment: Msg) -> None:
     await client.call(
         "SetPolicyAssignment",
-        json_format.ParseDict({"assignment": assignment}, api.SetPolicyAssignmentRequest()),
+        to_message({"assignment": assignment}, api.SetPolicyAssignmentRequest()),
     )
 
 
@@ -274,7 +322,7 @@ async def soft_reset(client: GobgpClient, direction: str, address: str = "") -> 
 
     IN re-evaluates the kept Adj-RIB-In (no ROUTE-REFRESH needed); OUT re-sends with the export policy.
     """
-    d = api.ResetPeerRequest.IN if direction == "IMPORT" else api.ResetPeerRequest.OUT
+    d = api.ResetPeerRequest.DIRECTION_IN if direction == "IMPORT" else api.ResetPeerRequest.DIRECTION_OUT
     await client.call("ResetPeer", api.ResetPeerRequest(address=address, soft=True, direction=d))
 
 
@@ -282,13 +330,10 @@ async def reconcile_policies(client: GobgpClient, desired: DesiredPolicies, *, r
     """Make gobgpd hold `desired` (from policy.translate), touching only what differs.
 
     With `reset`, the changed direction(s) are soft-reset on all peers (ResetPeer address "", soft).
-    The caller's part afterwards (measured on GoBGP 3.10, see tests/lab/test_policy_bird.py):
-    - `import_changed`: re-add the locally originated paths; GoBGP applies the import policy to a local
-      path only when it is added, and a soft reset IN covers received routes only.
-    - `export_changed`: withdraw (DeletePath) and re-add the local paths. Soft reset OUT re-sends changed
-      attributes but does NOT withdraw a route the new export policy rejects, and a plain re-add does
-      not either (GoBGP judges the old path by the new policy and assumes it was never sent). A received
-      route that becomes export-rejected stays at the peer until it changes or the session restarts.
+    The caller's part afterwards: on `import_changed`, re-add the locally originated paths (gobgpd applies
+    the import policy to a local path only when it is added; a soft reset IN covers received routes only).
+    On `export_changed` nothing: the soft reset OUT re-sends what the new export policy changes and
+    withdraws, from each peer, what it now rejects (local and received routes alike).
     """
     current = await read_policies(client)
     plan = plan_policies(desired, current)

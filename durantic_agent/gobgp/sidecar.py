@@ -1,8 +1,9 @@
 """Supervise the gobgpd sidecar: find it, launch it safely, know when it is ready, restart it with backoff.
 
-Launch rules (shared/notes/gobgp-3.10.md section 2): explicit `--api-hosts unix://…` in a 0700 runtime dir,
-`--pprof-disable`, own session (gobgpd dies on SIGHUP without -f), stale socket unlinked first, and a
-parent-death signal so a machine whose agent is gone stops announcing. Ready = socket exists and GetBgp
+Launch rules (docs/gobgp.md): explicit `--api-hosts unix://…` in a 0700 runtime dir, no TCP listener
+(`--pprof-disable --metrics-path=`: either alone still opens gobgpd's HTTP listener on localhost:6060),
+own session (gobgpd dies on SIGHUP without -f), stale socket unlinked first, and a parent-death signal so
+a machine whose agent is gone stops announcing. Ready = socket exists and GetBgp
 answers; there is no fixed sleep anywhere.
 """
 
@@ -22,9 +23,11 @@ from ..errors import SidecarError, SidecarUnavailable
 from ..procutil import with_pdeathsig
 from .client import GobgpClient
 
-__all__ = ["Sidecar", "find_gobgpd"]
+__all__ = ["GOBGPD_QUIET_FLAGS", "Sidecar", "find_gobgp_cli", "find_gobgpd", "gobgpd_version"]
 
 log = logging.getLogger("durantic.gobgpd")
+# no pprof and no metrics: otherwise gobgpd opens an HTTP listener on localhost:6060
+GOBGPD_QUIET_FLAGS = ("--pprof-disable", "--metrics-path=")
 _BUNDLED = Path(__file__).resolve().parent.parent / "_bin" / "gobgpd"
 
 
@@ -45,12 +48,22 @@ def find_gobgpd(configured: Path | None) -> Path:
     )
 
 
+def find_gobgp_cli() -> Path | None:
+    """The gobgp CLI bundled beside gobgpd (a debugging aid; the agent never runs it), then PATH."""
+    bundled = _BUNDLED.parent / "gobgp"
+    if os.access(bundled, os.X_OK):
+        return bundled
+    found = shutil.which("gobgp")
+    return Path(found) if found else None
+
+
 async def gobgpd_version(binary: Path) -> str:
+    """`gobgpd --version` (or `gobgp --version`) without its "NAME version " prefix."""
     proc = await asyncio.create_subprocess_exec(
         str(binary), "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     out, _ = await proc.communicate()
-    return out.decode(errors="replace").strip().removeprefix("gobgpd version ")
+    return out.decode(errors="replace").strip().removeprefix(f"{binary.name} version ")
 
 
 class Sidecar:
@@ -114,7 +127,7 @@ class Sidecar:
         args = [
             str(self.binary),
             f"--api-hosts=unix://{self.socket_path}",
-            "--pprof-disable",
+            *GOBGPD_QUIET_FLAGS,
             "--log-plain",
             f"--log-level={self.log_level}",
         ]

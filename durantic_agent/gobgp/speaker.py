@@ -18,7 +18,7 @@ from ..core.types import PathSpec, PeerSpec
 from ..errors import SidecarError
 from .client import GobgpClient, translate_rpc_error
 from .paths import make_path, make_wire_path
-from .pb import V4U, V6U, api
+from .pb import GLOBAL, V4U, V6U, api
 from .watch import reader_held
 
 __all__ = [
@@ -28,13 +28,16 @@ __all__ = [
     "add_peer",
     "delete_paths",
     "delete_peer",
+    "disable_peer",
+    "enable_peer",
     "list_owned_peers",
     "list_peer_info",
+    "reset_peer",
     "start_bgp",
 ]
 
 OWNER_TAG = "durantic:"
-_CHUNK = 1000  # paths per AddPathStream message: measured ~24k routes/s (gobgp-3.10.md section 4)
+_CHUNK = 1000  # paths per AddPathStream message: gobgpd takes large messages best (docs/gobgp.md)
 _HOLD_MIN = 1000  # paths in one stream before the best-path watch is worth dropping for it
 _HOLD_RATIO = 3  # ... and at most this many destinations already in gobgpd per streamed path
 
@@ -137,12 +140,14 @@ async def list_owned_peers(client: GobgpClient) -> dict[str, str]:
     return out
 
 
-_STATES = {v.number: v.name.lower() for v in api.PeerState.SessionState.DESCRIPTOR.values}
+_STATES = {
+    v.number: v.name.removeprefix("SESSION_STATE_").lower() for v in api.PeerState.SessionState.DESCRIPTOR.values
+}
 
 
 async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
     out: dict[str, PeerInfo] = {}
-    async for r in client.stream("ListPeer", api.ListPeerRequest(enableAdvertised=True)):
+    async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True)):
         p = r.peer
         received = accepted = advertised = 0
         for afi in p.afi_safis:
@@ -171,7 +176,29 @@ async def add_peer(client: GobgpClient, spec: PeerSpec, local_restarting: bool =
 
 
 async def delete_peer(client: GobgpClient, address: str) -> None:
+    """Remove a peer; gobgpd closes its session with a Cease NOTIFICATION (Peer De-configured)."""
     await client.call("DeletePeer", api.DeletePeerRequest(address=address))
+
+
+async def reset_peer(client: GobgpClient, address: str, hard: bool) -> None:
+    """hard: close the session with a Cease NOTIFICATION (Hard Reset, RFC 8538: the peer drops the routes
+    even under graceful restart) and let it re-establish; soft: re-send and re-evaluate the routes in both
+    directions without touching the session."""
+    req = api.ResetPeerRequest(address=address, soft=not hard)
+    if not hard:
+        req.direction = api.ResetPeerRequest.DIRECTION_BOTH
+    await client.call("ResetPeer", req)
+
+
+async def disable_peer(client: GobgpClient, address: str, communication: str = "") -> None:
+    """Close the session with a Cease (Administrative Shutdown, `communication` as its RFC 8203 message)
+    and keep it down, configured, until enable_peer."""
+    await client.call("DisablePeer", api.DisablePeerRequest(address=address, communication=communication))
+
+
+async def enable_peer(client: GobgpClient, address: str) -> None:
+    """Let a disabled peer connect again."""
+    await client.call("EnablePeer", api.EnablePeerRequest(address=address))
 
 
 def _spec_path(spec: PathSpec, withdraw: bool = False) -> Any:
@@ -201,7 +228,7 @@ async def _table_size(client: GobgpClient) -> int | None:
     total = 0
     for fam in (V4U, V6U):
         try:
-            r = await client.call("GetTable", api.GetTableRequest(table_type=api.GLOBAL, family=fam))
+            r = await client.call("GetTable", api.GetTableRequest(table_type=GLOBAL, family=fam))
         except SidecarError:
             return None
         total += r.num_destination
@@ -213,7 +240,7 @@ async def _stream(client: GobgpClient, specs: Sequence[PathSpec], withdraw: bool
         # built a chunk at a time: gobgpd (on the other core) takes in one chunk while the next is built
         for i in range(0, len(specs), _CHUNK):
             paths = [_spec_path(s, withdraw) for s in specs[i : i + _CHUNK]]
-            yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=paths)
+            yield api.AddPathStreamRequest(table_type=GLOBAL, paths=paths)
 
     hold = False
     if len(specs) >= _HOLD_MIN:
@@ -230,7 +257,7 @@ async def add_paths(client: GobgpClient, specs: Iterable[PathSpec]) -> None:
     """Add or replace (same prefix = implicit withdraw of the old attributes) local paths."""
     specs = list(specs)
     if len(specs) == 1:
-        await client.call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=_spec_path(specs[0])))
+        await client.call("AddPath", api.AddPathRequest(table_type=GLOBAL, path=_spec_path(specs[0])))
     elif specs:
         await _stream(client, specs, withdraw=False)
 
@@ -239,7 +266,7 @@ async def delete_paths(client: GobgpClient, specs: Iterable[PathSpec]) -> None:
     specs = list(specs)
     if len(specs) == 1:
         p = _spec_path(specs[0], withdraw=True)
-        await client.call("DeletePath", api.DeletePathRequest(table_type=api.GLOBAL, family=p.family, path=p))
+        await client.call("DeletePath", api.DeletePathRequest(table_type=GLOBAL, family=p.family, path=p))
     elif specs:
         await _stream(client, specs, withdraw=True)
 
@@ -248,7 +275,7 @@ async def list_local_paths(client: GobgpClient) -> set[str]:
     """Prefixes of local paths in gobgpd (used to adopt a running gobgpd after an agent restart)."""
     out: set[str] = set()
     for fam in (V4U, V6U):
-        async for r in client.stream("ListPath", api.ListPathRequest(table_type=api.GLOBAL, family=fam)):
+        async for r in client.stream("ListPath", api.ListPathRequest(table_type=GLOBAL, family=fam)):
             for p in r.destination.paths:
                 if p.neighbor_ip in ("<nil>", "") and not p.is_withdraw:
                     out.add(r.destination.prefix)
@@ -262,30 +289,14 @@ async def local_paths_among(client: GobgpClient, prefixes: Iterable[str]) -> set
     by_fam: dict[int, list[Any]] = {}
     for p in prefixes:
         fam = 6 if ":" in p else 4
-        by_fam.setdefault(fam, []).append(api.TableLookupPrefix(prefix=p, type=api.TableLookupPrefix.EXACT))
+        by_fam.setdefault(fam, []).append(api.TableLookupPrefix(prefix=p, type=api.TableLookupPrefix.TYPE_EXACT))
     out: set[str] = set()
     for fam, lookups in by_fam.items():
         for i in range(0, len(lookups), _CHUNK):
             req = api.ListPathRequest(
-                table_type=api.GLOBAL, family=V4U if fam == 4 else V6U, prefixes=lookups[i : i + _CHUNK]
+                table_type=GLOBAL, family=V4U if fam == 4 else V6U, prefixes=lookups[i : i + _CHUNK]
             )
             async for r in client.stream("ListPath", req):
                 if any(p.neighbor_ip in ("<nil>", "") and not p.is_withdraw for p in r.destination.paths):
                     out.add(r.destination.prefix)
     return out
-
-
-async def reset_peer(client: GobgpClient, address: str, hard: bool) -> None:
-    """hard: tear the session down (Cease, Administrative Reset); else a soft reset in and out."""
-    req = api.ResetPeerRequest(address=address, soft=not hard, direction=api.ResetPeerRequest.BOTH)
-    await client.call("ResetPeer", req)
-
-
-async def disable_peer(client: GobgpClient, address: str, communication: str) -> None:
-    """Administrative shutdown: the session ends with a Cease the peer sees, and its paths are dropped at
-    once (not kept stale: a Cease we send is no graceful restart)."""
-    await client.call("DisablePeer", api.DisablePeerRequest(address=address, communication=communication))
-
-
-async def enable_peer(client: GobgpClient, address: str) -> None:
-    await client.call("EnablePeer", api.EnablePeerRequest(address=address))

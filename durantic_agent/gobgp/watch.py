@@ -23,58 +23,51 @@ import grpc
 
 from ..aioutil import gc_paused
 from ..core.types import BestPath
+from . import raw
 from .client import GobgpClient, translate_rpc_error
-from .pb import V4U, V6U, api, attr
+from .decode import nlri_prefix
+from .pb import GLOBAL, SERVICE, V4U, V6U, api, attr
 
 __all__ = ["Backlog", "best_path", "decode_paths", "reader_held", "watch_best"]
 
 log = logging.getLogger("durantic.gobgp")
 
-_URL = "type.googleapis.com/apipb."
-_PREFIX_URL = _URL + "IPAddressPrefix"
 _CACHE_MAX = 4096
 # a snapshot (init) event carries the whole table: decoded with the cyclic GC paused (see aioutil.gc_paused)
 _BULK = 1000
-_SERVICE = "/" + api.DESCRIPTOR.services_by_name["GobgpApi"].full_name
+_SERVICE = SERVICE
 _METHOD = _SERVICE + "/WatchEvent"
+# First byte of a serialized Attribute: the tag of its oneof field (field number << 3 | length-delimited).
+_NEXT_HOP_TAG = (attr.Attribute.DESCRIPTOR.fields_by_name["next_hop"].number << 3) | 2
+_MP_REACH_TAG = (attr.Attribute.DESCRIPTOR.fields_by_name["mp_reach"].number << 3) | 2
 
 
-def _next_hop(raw: bytes) -> str:
-    return str(attr.NextHopAttribute.FromString(raw).next_hop)
-
-
-def _mp_reach(raw: bytes) -> str:
-    hops = attr.MpReachNLRIAttribute.FromString(raw).next_hops
+def _hop(b: bytes) -> str:
+    a = attr.Attribute.FromString(b)
+    if a.WhichOneof("attr") == "next_hop":
+        return str(a.next_hop.next_hop)
+    hops = a.mp_reach.next_hops
     return str(hops[0]) if hops else ""  # [global, link-local] for IPv6: the global one routes
 
 
-# type URL -> parser; next hops repeat (a few peers), so each distinct wire value is parsed once
-_HOPS: dict[str, Callable[[bytes], str]] = {
-    _URL + "NextHopAttribute": _next_hop,
-    _URL + "MpReachNLRIAttribute": _mp_reach,
-}
-_hop_cache: dict[tuple[str, bytes], str] = {}
+# next hops repeat (a few peers), so each distinct serialized attribute is parsed once
+_hop_cache: dict[bytes, str] = {}
 
 
 def best_path(p: Any) -> BestPath:
-    """One `api.Path` as the FIB needs it."""
-    n = p.nlri
-    prefix = ""
-    if n.type_url == _PREFIX_URL:
-        ip = attr.IPAddressPrefix.FromString(n.value)
-        prefix = f"{ip.prefix}/{ip.prefix_len}"
+    """One path (raw mirror, gobgp/raw.py, or a typed `api.Path`) as the FIB needs it."""
+    if not isinstance(p, raw.Path):
+        p = raw.as_raw_path(p)
+    prefix = nlri_prefix(p.nlri)
     next_hop = ""
-    for a in p.pattrs:
-        url = a.type_url
-        parse = _HOPS.get(url)
-        if parse is None:
+    for b in p.pattrs:
+        if not b or (b[0] != _NEXT_HOP_TAG and b[0] != _MP_REACH_TAG):
             continue
-        k = (url, a.value)
-        hop = _hop_cache.get(k)
+        hop = _hop_cache.get(b)
         if hop is None:
             if len(_hop_cache) >= _CACHE_MAX:
                 _hop_cache.clear()
-            hop = _hop_cache[k] = parse(a.value)
+            hop = _hop_cache[b] = _hop(b)
         next_hop = hop
     nip = p.neighbor_ip
     return BestPath(prefix, next_hop, not nip or nip == "<nil>")
@@ -189,7 +182,7 @@ def _table_size(get_table: Callable[..., Any]) -> int | None:
     """Destinations in gobgpd's global RIB (IPv4 + IPv6 unicast); None if gobgpd would not say."""
     try:
         return sum(
-            int(get_table(api.GetTableRequest(table_type=api.GLOBAL, family=f), timeout=2).num_destination)
+            int(get_table(api.GetTableRequest(table_type=GLOBAL, family=f), timeout=2).num_destination)
             for f in (V4U, V6U)
         )
     except grpc.RpcError:
@@ -222,7 +215,7 @@ def _read_best(
     hold = hold or _Hold()
     req = api.WatchEventRequest(
         table=api.WatchEventRequest.Table(
-            filters=[api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST, init=True)]
+            filters=[api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.TYPE_BEST, init=True)]
         )
     )
     rpc = channel.unary_stream(_METHOD, request_serializer=api.WatchEventRequest.SerializeToString)
@@ -246,8 +239,8 @@ def _read_best(
         if hold.epoch != epoch:
             call.cancel()  # a hold began meanwhile and may have missed this call
         try:
-            for raw in call:
-                ev = api.WatchEventResponse.FromString(raw)
+            for msg in call:
+                ev = raw.WatchEventResponse.FromString(msg)
                 if not ev.HasField("table"):
                     continue
                 paths = ev.table.paths

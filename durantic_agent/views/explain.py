@@ -1,4 +1,4 @@
-"""Why GoBGP chose its best path, path by path (docs/gobgp.md, "Best-path order").
+"""Why GoBGP chose its best path, path by path (the decision order in docs/gobgp.md, unchanged in 4.8).
 
 GoBGP computes a reason while sorting and throws it away, and its reason is that of the last comparison
 the sort made. We instead compare the best path with each alternative and name the first rule, in
@@ -51,7 +51,7 @@ class Explanation:
     value: str
 
 
-# Rule ids in GoBGP 3.10's order, with a short human label (for summaries).
+# Rule ids in GoBGP's order, with a short human label (for summaries).
 RULES: dict[str, str] = {
     "llgr_stale": "not LLGR-stale",
     "nexthop_invalid": "reachable next hop",

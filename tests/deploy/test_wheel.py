@@ -27,7 +27,8 @@ def test_wheel_carries_gobgpd_cli_and_stubs_with_a_platform_tag(built_wheel: Pat
         assert exe in infos, f"{exe} missing from {built_wheel.name}"
         mode = infos[exe].external_attr >> 16
         assert mode & stat.S_IXUSR and mode & stat.S_IXOTH, f"{exe} is not executable in the wheel: {oct(mode)}"
-    for stub in ("gobgp_pb2.py", "gobgp_pb2_grpc.py", "attribute_pb2.py", "capability_pb2.py"):
+    stubs = ("gobgp", "attribute", "capability", "common", "extcom", "nlri")
+    for stub in (*(f"{s}_pb2.py" for s in stubs), "gobgp_pb2_grpc.py"):
         assert f"durantic_agent/_gobgp/{stub}" in infos
     # Installed at the wheel root (platlib), not under a .data/ tree.
     assert not [n for n in infos if ".data/" in n]
@@ -44,7 +45,10 @@ def test_clean_venv_runs_the_bundled_gobgpd(built_wheel: Path, wheelhouse: Path,
     cli = str(venv / "bin/durantic")
 
     p = must([cli, "version"], env=env, cwd=tmp_path)
-    assert "0.1.0" in p.stdout and "3.10.0" in p.stdout, p.stdout
+    lines = p.stdout.splitlines()
+    assert lines[0] == "durantic 0.1.0", p.stdout
+    # both bundled binaries, run from the installed wheel
+    assert lines[1].startswith(f"gobgpd 4.8.0 {venv}") and lines[2].startswith(f"gobgp 4.8.0 {venv}"), p.stdout
 
     ns = netns.add("w")
     must(["ip", "-n", ns, "addr", "add", "192.0.2.10/32", "dev", "lo"])

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
+from durantic_agent.gobgp.sidecar import GOBGPD_QUIET_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DURANTIC = str(VENV_BIN / "durantic")
@@ -246,7 +248,7 @@ class Lab:
         d = self.base / name
         d.mkdir(parents=True, exist_ok=True)
         sock = d / "gobgpd.sock"
-        proc = self.spawn(name, ns, [GOBGPD, f"--api-hosts=unix://{sock}", "--pprof-disable", "--log-plain"])
+        proc = self.spawn(name, ns, [GOBGPD, f"--api-hosts=unix://{sock}", *GOBGPD_QUIET_FLAGS, "--log-plain"])
         wait_for(lambda: sock.exists() or not proc.alive(), 10, f"{name} socket")
         assert proc.alive(), proc.log()
         return proc, sock
@@ -323,3 +325,23 @@ def gobgp_cli(sock: Path, *args: str) -> Any:
     """The real gobgp CLI against a plain gobgpd, JSON output."""
     out = run([GOBGP, "--target", f"unix://{sock}", *args, "-j"]).stdout
     return json.loads(out) if out.strip() else None
+
+
+def bird_sessions(sock: Path) -> dict[str, tuple[str, float]]:
+    """BIRD's BGP protocols as {name: (info, since in seconds of the day)}, from `birdc show protocols`."""
+    out: dict[str, tuple[str, float]] = {}
+    for line in run(["birdc", "-s", str(sock), "show", "protocols"], check=False).stdout.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[1] == "BGP" and f[4].count(":") == 2:
+            h, m, s = f[4].split(":")
+            out[f[0]] = (" ".join(f[5:]), int(h) * 3600 + int(m) * 60 + float(s))
+    return out
+
+
+def same_sessions(before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]]) -> bool:
+    """No BIRD session went down in between. BIRD prints `since` from its monotonic clock converted to
+    wall-clock time when asked, so the printed time of a session that never changed wanders by
+    milliseconds while the system clock is slewed; a flap moves it by the seconds a reconnect takes."""
+    return before.keys() == after.keys() and all(
+        before[k][0] == after[k][0] and abs(before[k][1] - after[k][1]) < 0.5 for k in before
+    )

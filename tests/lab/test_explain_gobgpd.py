@@ -20,7 +20,7 @@ from durantic_agent.core.types import RibPath
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.decode import decode_destination
 from durantic_agent.gobgp.paths import make_path
-from durantic_agent.gobgp.pb import V4U, V6U, api
+from durantic_agent.gobgp.pb import ESTABLISHED, GLOBAL, V4U, V6U, api
 from durantic_agent.views.explain import explain, select_best
 
 from .harness import Lab
@@ -62,7 +62,7 @@ def _peer(addr: str, asn: int, local: str, v6: bool = False) -> Any:
 
 async def rib(client: GobgpClient, prefix: str) -> list[RibPath]:
     fam = V6U if ":" in prefix else V4U
-    req = api.ListPathRequest(table_type=api.GLOBAL, family=fam, prefixes=[api.TableLookupPrefix(prefix=prefix)])
+    req = api.ListPathRequest(table_type=GLOBAL, family=fam, prefixes=[api.TableLookupPrefix(prefix=prefix)])
     out: list[RibPath] = []
     async for r in client.stream("ListPath", req):
         out.extend(decode_destination(r.destination))
@@ -74,7 +74,7 @@ class Topo:
     c: dict[str, GobgpClient]
 
     async def announce(self, who: str, prefix: str, **kw: Any) -> None:
-        await self.c[who].call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=make_path(prefix, **kw)))
+        await self.c[who].call("AddPath", api.AddPathRequest(table_type=GLOBAL, path=make_path(prefix, **kw)))
 
     async def paths_at_r(self, prefix: str, n: int) -> list[RibPath]:
         async def have() -> list[RibPath] | None:
@@ -120,7 +120,7 @@ async def topo(lab: Lab) -> AsyncIterator[Topo]:
 
         async def all_up() -> bool:
             peers = await clients["r"].list_peers()
-            return len(peers) == 4 and all(p.state.session_state == api.PeerState.ESTABLISHED for p in peers)
+            return len(peers) == 4 and all(p.state.session_state == ESTABLISHED for p in peers)
 
         await wait_until(all_up, 40, "R's four sessions established")
         yield Topo(clients)
@@ -144,28 +144,31 @@ async def _lp_import_policy(r: GobgpClient) -> None:
     """R: LOCAL_PREF 200 for LP_PREFIX when learned from B (an import policy, as durantic builds them)."""
     sets = [
         api.DefinedSet(
-            defined_type=api.PREFIX,
+            defined_type=api.DEFINED_TYPE_PREFIX,
             name="lp-pfx",
             prefixes=[api.Prefix(ip_prefix=LP_PREFIX, mask_length_min=24, mask_length_max=24)],
         ),
-        api.DefinedSet(defined_type=api.NEIGHBOR, name="lp-from-b", list=[SPEAKERS["b"][0] + "/32"]),
+        api.DefinedSet(defined_type=api.DEFINED_TYPE_NEIGHBOR, name="lp-from-b", list=[SPEAKERS["b"][0] + "/32"]),
     ]
     for s in sets:
         await r.call("AddDefinedSet", api.AddDefinedSetRequest(defined_set=s))
     stmt = api.Statement(
         name="lp-s1",
         conditions=api.Conditions(
-            prefix_set=api.MatchSet(type=api.MatchSet.ANY, name="lp-pfx"),
-            neighbor_set=api.MatchSet(type=api.MatchSet.ANY, name="lp-from-b"),
+            prefix_set=api.MatchSet(type=api.MatchSet.TYPE_ANY, name="lp-pfx"),
+            neighbor_set=api.MatchSet(type=api.MatchSet.TYPE_ANY, name="lp-from-b"),
         ),
-        actions=api.Actions(route_action=api.ACCEPT, local_pref=api.LocalPrefAction(value=200)),
+        actions=api.Actions(route_action=api.ROUTE_ACTION_ACCEPT, local_pref=api.LocalPrefAction(value=200)),
     )
     await r.call("AddPolicy", api.AddPolicyRequest(policy=api.Policy(name="lp", statements=[stmt])))
     await r.call(
         "AddPolicyAssignment",
         api.AddPolicyAssignmentRequest(
             assignment=api.PolicyAssignment(
-                name="global", direction=api.IMPORT, policies=[api.Policy(name="lp")], default_action=api.ACCEPT
+                name="global",
+                direction=api.POLICY_DIRECTION_IMPORT,
+                policies=[api.Policy(name="lp")],
+                default_action=api.ROUTE_ACTION_ACCEPT,
             )
         ),
     )

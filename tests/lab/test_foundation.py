@@ -37,7 +37,7 @@ def topo(lab: Lab) -> dict[str, object]:
 
 def x_prefixes(topo: dict[str, object]) -> dict[str, list[str]]:
     rib = gobgp_cli(topo["xsock"], "global", "rib", "-a", "ipv4") or {}  # type: ignore[arg-type]
-    return {p: [str(path.get("source-id")) for path in paths] for p, paths in rib.items()}
+    return {p: [str(path.get("peer-id")) for path in paths] for p, paths in rib.items()}
 
 
 def test_sessions_establish_from_config(topo: dict[str, object]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .harness import AgentHandle, Lab, run, wait_for
+from .harness import AgentHandle, Lab, bird_sessions, run, same_sessions, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -61,10 +61,6 @@ def birdc(sock: Path, *args: str) -> str:
     return run(["birdc", "-s", str(sock), *args], check=False).stdout
 
 
-def bird_since(sock: Path) -> str:
-    return next((ln for ln in birdc(sock, "show", "protocols").splitlines() if ln.startswith("b")), "")
-
-
 @pytest.fixture(scope="module")
 def topo(lab: Lab) -> dict[str, Any]:
     a, b2, b3 = lab.ns("a"), lab.ns("b2"), lab.ns("b3")
@@ -99,7 +95,7 @@ def test_policies_on_live_sessions(lab: Lab, topo: dict[str, Any], tmp_path: Pat
     plain = birdc(s2, "show", "route", "all", "10.70.0.0/24")
     assert "BGP.as_path: 4200000001\n" in plain
     uptimes = {n: p["uptime"] for n, p in h.peers().items()}
-    since = bird_since(s2)
+    since = bird_sessions(s2)
 
     f = tmp_path / "policy.yaml"
     f.write_text(yaml.safe_dump(POLICY))
@@ -125,7 +121,7 @@ def test_policies_on_live_sessions(lab: Lab, topo: dict[str, Any], tmp_path: Pat
 
     # no session was reset by any of it
     assert {n: p["uptime"] for n, p in h.peers().items()} == uptimes
-    assert bird_since(s2) == since
+    assert same_sessions(since, bird_sessions(s2)), (since, bird_sessions(s2))
     # deleting an assigned set is refused, naming where it is used
     r = h.cli("policy", "delete", "to-bird")
     assert r.returncode == 2 and "export_policies[0]" in r.stderr

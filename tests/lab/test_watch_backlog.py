@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Mapping
 
 import grpc
@@ -48,13 +49,18 @@ def _fall_behind(sock: str, known: Mapping[str, object], second: int) -> tuple[i
     stop = threading.Event()
     calls: list[object] = []
     # the run-length rule is out of the way (threshold unreachable): only the table-size probe can tell.
-    # min_interval is the agent's 30 s: the first snapshot (an empty table) cost next to nothing, so the
-    # reader may take another at once (resync_spacing), as an agent flooded by full tables at boot must
-    reader = _read_best(channel, calls, stop, 2.0, 10**9, 30.0, known=lambda: known)
+    # The first snapshot (an empty table) cost next to nothing, so the reader may take another soon after
+    # it (resync_spacing: 20x that cost, capped by min_interval), as an agent flooded by full tables at
+    # boot must. gobgpd can take the N paths faster than that spacing, so the reader reads on only once
+    # the cap has passed.
+    cap = 1.0
+    subscribed = time.monotonic()
+    reader = _read_best(channel, calls, stop, 2.0, 10**9, cap, known=lambda: known)
     try:
         init, _ = next(reader)
         assert init
         asyncio.run(_stream(sock, second))  # the reader is not reading: gobgpd queues N events for it
+        time.sleep(max(0.0, subscribed + cap - time.monotonic()))
         singles = 0
         for init, changes in reader:
             if init:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from durantic_agent.aioutil import iterate_in_thread
-from durantic_agent.gobgp.bulk import DestinationBatch
+from durantic_agent.gobgp import raw
 from durantic_agent.gobgp.decode import decode_destination
 from durantic_agent.gobgp.paths import make_path
 from durantic_agent.gobgp.pb import api
@@ -25,7 +25,7 @@ def _response(prefix: str, n_paths: int) -> bytes:
 def test_concatenated_responses_parse_as_one_batch() -> None:
     raws = [_response(f"10.{i}.0.0/16", 1 + i % 3) for i in range(50)]
     raws.insert(10, api.ListPathResponse().SerializeToString())  # an empty message contributes nothing
-    batch = list(DestinationBatch.FromString(b"".join(raws)).destination)
+    batch = list(raw.DestinationBatch.FromString(b"".join(raws)).destination)
     one_by_one = [api.ListPathResponse.FromString(r).destination for r in raws if r]
     assert [d.prefix for d in batch] == [f"10.{i}.0.0/16" for i in range(50)]
     assert [decode_destination(d) for d in batch] == [decode_destination(d) for d in one_by_one]

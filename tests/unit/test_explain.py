@@ -1,4 +1,4 @@
-"""Table tests: every GoBGP 3.10 best-path rule, its preconditions, and the wording an operator reads."""
+"""Table tests: every GoBGP best-path rule, its preconditions, and the wording an operator reads."""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ async def test_mesh_policies_reconcile_then_noop(gobgpd: GobgpClient) -> None:
     resp = [
         r
         async for r in gobgpd.stream(
-            "ListPolicyAssignment", api.ListPolicyAssignmentRequest(name="global", direction=api.EXPORT)
+            "ListPolicyAssignment",
+            api.ListPolicyAssignmentRequest(name="global", direction=api.POLICY_DIRECTION_EXPORT),
         )
     ]
     names = [p.name for p in resp[0].assignment.policies]

@@ -31,7 +31,7 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
     await gobgpd.call(
         "AddDefinedSet",
         json_format.ParseDict(
-            {"defined_set": {"defined_type": "COMMUNITY", "name": "ops-set", "list": ["1:1"]}},
+            {"defined_set": {"defined_type": "DEFINED_TYPE_COMMUNITY", "name": "ops-set", "list": ["1:1"]}},
             api.AddDefinedSetRequest(),
         ),
     )
@@ -44,8 +44,8 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
                     "statements": [
                         {
                             "name": "ops-1",
-                            "conditions": {"community_set": {"name": "ops-set"}},
-                            "actions": {"route_action": "REJECT"},
+                            "conditions": {"community_set": {"type": "TYPE_ANY", "name": "ops-set"}},
+                            "actions": {"route_action": "ROUTE_ACTION_REJECT"},
                         }
                     ],
                 }
@@ -59,9 +59,9 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
             {
                 "assignment": {
                     "name": "global",
-                    "direction": "EXPORT",
+                    "direction": "POLICY_DIRECTION_EXPORT",
                     "policies": [{"name": "ops"}],
-                    "default_action": "ACCEPT",
+                    "default_action": "ROUTE_ACTION_ACCEPT",
                 }
             },
             api.SetPolicyAssignmentRequest(),
@@ -102,7 +102,9 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
     assert after.assignments["IMPORT"]["default_action"] == "ACCEPT"
     names = [
         r.defined_set.name
-        async for r in gobgpd.stream("ListDefinedSet", api.ListDefinedSetRequest(defined_type=api.COMMUNITY))
+        async for r in gobgpd.stream(
+            "ListDefinedSet", api.ListDefinedSetRequest(defined_type=api.DEFINED_TYPE_COMMUNITY)
+        )
     ]
     assert names == ["ops-set"]
 
@@ -116,13 +118,20 @@ async def test_drift_is_repaired(gobgpd: GobgpClient) -> None:
     await gobgpd.call(
         "AddDefinedSet",
         json_format.ParseDict(
-            {"defined_set": {"defined_type": "COMMUNITY", "name": cset, "list": ["9:9"]}}, api.AddDefinedSetRequest()
+            {"defined_set": {"defined_type": "DEFINED_TYPE_COMMUNITY", "name": cset, "list": ["9:9"]}},
+            api.AddDefinedSetRequest(),
         ),
     )
     await gobgpd.call(
         "SetPolicyAssignment",
         json_format.ParseDict(
-            {"assignment": {"name": "global", "direction": "EXPORT", "default_action": "ACCEPT"}},
+            {
+                "assignment": {
+                    "name": "global",
+                    "direction": "POLICY_DIRECTION_EXPORT",
+                    "default_action": "ROUTE_ACTION_ACCEPT",
+                }
+            },
             api.SetPolicyAssignmentRequest(),
         ),
     )

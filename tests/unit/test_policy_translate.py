@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
-from google.protobuf import json_format
 
 from durantic_agent.errors import ValidationFailed
 from durantic_agent.gobgp.pb import api
+from durantic_agent.gobgp.policy import to_message
 from durantic_agent.policy import PolicyAssignment, PolicySet, translate
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "policy"
@@ -47,11 +47,11 @@ def test_translation_matches_golden(case: str) -> None:
 def test_golden_messages_parse_as_gobgp_protobuf(case: str) -> None:
     got = json.loads((GOLDEN / f"{case}.json").read_text())
     for s in got["defined_sets"]:
-        json_format.ParseDict(s, api.DefinedSet())
+        to_message(s, api.DefinedSet())
     for p in got["policies"]:
-        json_format.ParseDict(p, api.Policy())
+        to_message(p, api.Policy())
     for a in got["assignments"]:
-        json_format.ParseDict(a, api.PolicyAssignment())
+        to_message(a, api.PolicyAssignment())
 
 
 def design() -> dict[str, Any]:

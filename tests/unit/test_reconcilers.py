@@ -96,17 +96,13 @@ def test_paths_adopted_gobgpd_drops_stale_local_paths() -> None:
     assert set(sp.paths) == {"10.0.0.1/32"}
 
 
-def test_paths_replay_withdraws_then_readds() -> None:
+def test_paths_replay_readds_without_withdrawing() -> None:
     sp = FakeSpeaker()
     r = PathsReconciler(sp)
     r.forget(empty=True)
     run(r.reconcile(_paths("10.0.0.1/32"), False))
     sp.log.clear()
-    r.replay(withdraw=True)
-    run(r.reconcile(_paths("10.0.0.1/32"), False))
-    assert sp.log == ["del 10.0.0.1/32", "add 10.0.0.1/32"]
-    sp.log.clear()
-    r.replay(withdraw=False)
+    r.replay()
     run(r.reconcile(_paths("10.0.0.1/32"), False))
     assert sp.log == ["add 10.0.0.1/32"]
 

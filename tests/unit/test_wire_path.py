@@ -1,4 +1,4 @@
-"""make_wire_path (BGP wire bytes) and make_path (protobuf Any) give gobgpd the same path."""
+"""make_wire_path (BGP wire bytes) and make_path (typed protobuf messages) give gobgpd the same path."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.decode import decode_destination
 from durantic_agent.gobgp.paths import make_path, make_wire_path
-from durantic_agent.gobgp.pb import V4U, api
+from durantic_agent.gobgp.pb import GLOBAL, V4U, api
 
 CASES: list[dict[str, Any]] = [
     {"prefix": "10.1.2.0/24", "next_hop": None},
@@ -21,23 +21,23 @@ CASES: list[dict[str, Any]] = [
 
 async def _rib(client: GobgpClient) -> dict[str, tuple[object, ...]]:
     out: dict[str, tuple[object, ...]] = {}
-    async for r in client.stream("ListPath", api.ListPathRequest(table_type=api.GLOBAL, family=V4U)):
+    async for r in client.stream("ListPath", api.ListPathRequest(table_type=GLOBAL, family=V4U)):
         p = decode_destination(r.destination)[0]
         out[p.prefix] = (p.next_hop, p.med, p.origin, p.communities, p.large_communities)
     return out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["prefix"] for c in CASES])
-async def test_wire_path_equals_any_path(gobgpd: GobgpClient, case: dict[str, object]) -> None:
+async def test_wire_path_equals_typed_path(gobgpd: GobgpClient, case: dict[str, object]) -> None:
     await gobgpd.call(
         "StartBgp",
         api.StartBgpRequest(**{"global": api.Global(asn=65001, router_id="192.0.2.1", listen_port=-1)}),
     )
-    await gobgpd.call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=make_path(**case)))  # type: ignore[arg-type]
-    via_any = await _rib(gobgpd)
-    await gobgpd.call("AddPath", api.AddPathRequest(table_type=api.GLOBAL, path=make_wire_path(**case)))  # type: ignore[arg-type]
+    await gobgpd.call("AddPath", api.AddPathRequest(table_type=GLOBAL, path=make_path(**case)))  # type: ignore[arg-type]
+    via_typed = await _rib(gobgpd)
+    await gobgpd.call("AddPath", api.AddPathRequest(table_type=GLOBAL, path=make_wire_path(**case)))  # type: ignore[arg-type]
     via_wire = await _rib(gobgpd)
-    assert via_wire == via_any and len(via_wire) == 1
+    assert via_wire == via_typed and len(via_wire) == 1
     wd = make_wire_path(**case, withdraw=True)  # type: ignore[arg-type]
-    await gobgpd.call("DeletePath", api.DeletePathRequest(table_type=api.GLOBAL, family=V4U, path=wd))
+    await gobgpd.call("DeletePath", api.DeletePathRequest(table_type=GLOBAL, family=V4U, path=wd))
     assert await _rib(gobgpd) == {}

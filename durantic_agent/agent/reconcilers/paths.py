@@ -21,26 +21,18 @@ class PathsReconciler:
         self.speaker = speaker
         self.observe = observe
         self.applied: dict[str, PathSpec] | None = None  # None: unknown (adopted gobgpd): read it
-        self._replay = False
 
     def forget(self, empty: bool) -> None:
         """gobgpd restarted (`empty`: it holds none of our paths) or was adopted (unknown)."""
         self.applied = {} if empty else None
 
-    def replay(self, withdraw: bool) -> None:
-        """Re-add every path on the next pass (local paths meet the import policy only when added);
-        with `withdraw`, delete them first (an export policy change does not reach routes already sent)."""
-        if withdraw:
-            self._replay = True
-        elif self.applied is not None:
+    def replay(self) -> None:
+        """Re-add every path on the next pass: local paths meet the import policy only when added."""
+        if self.applied is not None:
             self.applied = {}
 
     async def reconcile(self, want: Wanted, resync: bool) -> int:
         d = want.desired.paths
-        if self._replay and self.applied:
-            await self.speaker.delete_paths(list(self.applied.values()))
-            self.applied = {}
-        self._replay = False
         if self.applied is None:
             # Adopted gobgpd: re-add what we want (replacing is harmless) and drop local paths we don't.
             present = await self.speaker.local_paths()

@@ -279,7 +279,10 @@ def rib(ctx: click.Context, prefix: str | None, longer: bool, show_all: bool, ex
         _call(_api(ctx).copy_to, "/v1/rib", sys.stdout.buffer, params)
         sys.stdout.buffer.write(b"\n")
         return
-    rows = _call(_api(ctx).get, "/v1/rib", params)
+    from ..views.prefix_index import prefix_key
+
+    # gobgpd's listing order varies between calls: every view lists destinations in address order
+    rows = sorted(_call(_api(ctx).get, "/v1/rib", params), key=lambda r: prefix_key(r["prefix"]))
     empty = "no routes" if not prefix else (f"no routes inside {prefix}" if longer else f"no route for {prefix}")
     mode = "explain" if explain else "all" if show_all else "best"
     click.echo(render_rib(rows, mode=mode, empty=empty), nl=False)
@@ -706,7 +709,7 @@ def _bad_parameter(e: click.BadParameter) -> str:
     hint = e.param_hint if isinstance(e.param_hint, str) else None
     if hint is None and e.param is not None:
         hint = e.param.get_error_hint(e.ctx) if e.ctx is not None else e.param.name
-    return f"{str(hint or '').replace(chr(39), '').replace(chr(34), '')}: {e.message.rstrip('.')}"
+    return f"{str(hint or '').strip(chr(39) + chr(34) + '[]')}: {e.message.rstrip('.')}"
 
 
 def main() -> None:

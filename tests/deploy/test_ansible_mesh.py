@@ -54,6 +54,17 @@ def _playbook(inventory: Path, tmp: Path, *extra: str) -> tuple[dict[str, dict[s
     return recap, p.stdout
 
 
+def _changed_tasks(out: str) -> list[str]:
+    """`TASK name: host` for every task the run reported changed (for the failure messages)."""
+    found, task = [], ""
+    for line in out.splitlines():
+        if m := re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]", line):
+            task = m.group(1)
+        elif m := re.match(r"^changed: \[([^\]]+)\]", line):
+            found.append(f"{task}: {m.group(1)}")
+    return found
+
+
 def _inventory(tmp: Path, netns: Netns, names: dict[int, str], wheel: Path, wheelhouse: Path) -> Path:
     hosts: dict[str, Any] = {}
     for i in NODES:
@@ -116,8 +127,8 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
     inventory = _inventory(tmp_path, netns, names, built_wheel, wheelhouse)
 
     # Check mode on fresh hosts: nothing installed, no key, no CLI yet; it must report, not fail.
-    recap, _ = _playbook(inventory, tmp_path, "--check", "--diff")
-    assert all(r["changed"] > 0 and r["failed"] == 0 for r in recap.values()), recap
+    recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
+    assert all(r["changed"] > 0 and r["failed"] == 0 for r in recap.values()), (recap, out[-3000:])
     assert (
         not (tmp_path / "node1" / "etc" / "durantic").exists()
         and not (tmp_path / "node1" / "opt" / "durantic").exists()
@@ -182,7 +193,7 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
     # Check mode with the agents up: the announcement would be created (the agent's dry run says so),
     # and --diff shows it; nothing is applied.
     recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
-    assert all(r["changed"] == 1 and r["failed"] == 0 for r in recap.values()), (recap, out[-4000:])
+    assert all(r["changed"] == 1 and r["failed"] == 0 for r in recap.values()), _changed_tasks(out)
     assert "+++ b/announcement/lan1" in out and "+route: 10.77.1.0/24" in out, out[-4000:]
     assert cli_json(1, "announce", "list") == []
 
@@ -206,7 +217,7 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
 
     # A converged mesh in check mode: nothing would change, and the diff is empty (no key blanked).
     recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
-    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), (recap, out[-4000:])
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), _changed_tasks(out)
     assert "--- " not in out and "+++ " not in out, out[-4000:]
 
     # Run 3: nothing left to do.

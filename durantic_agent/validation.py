@@ -20,6 +20,7 @@ __all__ = [
     "IPNet",
     "Name",
     "check_name",
+    "printable_name",
     "format_errors",
     "format_loc",
     "parse_duration",
@@ -41,8 +42,8 @@ def format_loc(loc: tuple[int | str, ...], data: Any = None) -> str:
             if isinstance(cur, list) and 0 <= part < len(cur):
                 cur = cur[part]
                 name = cur.get("name") if isinstance(cur, dict) else None
-                if isinstance(name, str) and name:
-                    label = name
+                if printable_name(name):
+                    label = str(name)
             else:
                 cur = None
             out += f"[{label}]"
@@ -154,6 +155,11 @@ def _net(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         if "has host bits set" in str(e):
             raise ValueError("has host bits set") from None
         raise ValueError("is not a valid prefix") from None
+
+
+def printable_name(v: Any) -> bool:
+    """Whether a name as typed can stand in an error line for its item (else the item's index does)."""
+    return isinstance(v, str) and 0 < len(v) <= 63 and v.isprintable()
 
 
 def check_name(v: Any) -> str:

@@ -54,7 +54,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except (ValidationFailed, ConfigError) as e:
-        return _json({"error": "\n".join(e.messages), "errors": e.messages}, status=400)
+        return _json({"error": "; ".join(e.messages), "errors": e.messages}, status=400)
     except StorageError as e:
         log.error("%s", e)
         return _error(507 if e.errno in (errno.ENOSPC, errno.EDQUOT) else 500, f"state file {e}")

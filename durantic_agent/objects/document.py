@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ValidationFailed
 from ..policy.model import PolicySet
-from ..validation import format_errors
+from ..validation import format_errors, printable_name
 from .announcement import Announcement
 
 __all__ = ["ObjectsDoc", "ObjectsState", "parse_doc", "validate_state"]
@@ -67,7 +67,7 @@ def _item_names(doc: dict[str, Any], key: str) -> list[str]:
     items = doc.get(key)
     if not isinstance(items, list):
         return []
-    return [str(i["name"]) for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)]
+    return [str(i["name"]) for i in items if isinstance(i, dict) and printable_name(i.get("name"))]
 
 
 def parse_doc(doc: Any) -> ObjectsDoc:

@@ -20,10 +20,10 @@ __all__ = [
     "IPNet",
     "Name",
     "check_name",
-    "printable_name",
     "format_errors",
     "format_loc",
     "parse_duration",
+    "printable_name",
 ]
 
 ASN_MAX = 4294967295

@@ -644,11 +644,14 @@ def policy_test(
     """Evaluate policy set NAME offline for one route: which rule matched and the resulting attributes."""
     from ..views.render import fmt_value
 
+    parts = as_path.replace(",", " ").split()
+    if not all(p.isdigit() and 1 <= int(p) <= 4294967295 for p in parts):
+        _die(f"--as-path: {as_path!r} is not a list of AS numbers like '4200000002 4200000003'", EXIT_BAD_INPUT)
     body = {
         "prefix": prefix,
         "communities": list(community),
         "large_communities": list(large_community),
-        "as_path": as_path,
+        "as_path": [int(p) for p in parts],
     }
     res = _call(_api(ctx).post, _path("policies", name, "test"), body)
     if as_json:

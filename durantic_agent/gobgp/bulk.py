@@ -51,15 +51,17 @@ DestinationBatch = _batch_class()
 
 
 def list_destinations(
-    channel: grpc.Channel, family: Any, prefix: str | None = None, batch: int = 1000
+    channel: grpc.Channel, family: Any, prefix: str | None = None, batch: int = 1000, longer: bool = False
 ) -> Iterator[list[Any]]:
-    """ListPath (global table, sorted by prefix) as lists of up to `batch` api.Destination.
+    """ListPath (global table, sorted by prefix) as lists of up to `batch` api.Destination; with `longer`,
+    those inside `prefix` rather than `prefix` alone.
 
     Blocking: call it from a worker thread. Closing the iterator early cancels the RPC.
     """
     req = api.ListPathRequest(table_type=api.GLOBAL, family=family, sort_type=api.ListPathRequest.PREFIX)
     if prefix:
-        req.prefixes.append(api.TableLookupPrefix(prefix=prefix))
+        kind = api.TableLookupPrefix.LONGER if longer else api.TableLookupPrefix.EXACT
+        req.prefixes.append(api.TableLookupPrefix(prefix=prefix, type=kind))
     rpc = channel.unary_stream(_METHOD, request_serializer=api.ListPathRequest.SerializeToString)
     call = rpc(req)  # no response_deserializer: each message arrives as its serialized bytes
     buf: list[bytes] = []

@@ -121,7 +121,7 @@ def main(runs: int = RUNS) -> None:
                 if time.monotonic() - t0 > 60:
                     raise RuntimeError(f"run {i}: VIP did not move within 60 s ({done})")
             moved.append(max(done.values()))
-            judged = max(float(o.peers()[dead]["liveness"]["since"]) - w0 for o in observers)
+            judged = max(_judged_at(o, dead) - w0 for o in observers)
             detected.append(judged)
             print(
                 f"  run {i + 1:2d}: {dead} dead; judged down at every member after {judged * 1000:.0f} ms, "
@@ -185,3 +185,9 @@ def _hitless(lab: Lab, agents: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _judged_at(o: AgentHandle, dead: str) -> float:
+    """Unix time at which `o` judged `dead` down: the read's own time less how long it has been down."""
+    t = time.time()
+    return t - float(o.peers()[dead]["liveness"]["for_seconds"])

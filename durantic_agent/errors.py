@@ -2,7 +2,7 @@
 
 AgentError
 ├── ConfigError          agent.yaml / members file invalid (carries every message)
-├── ValidationFailed     an object (announcement, policy set) rejected; one line names field and value
+├── ValidationFailed     an object (announcement, policy set) rejected; one line per error names field and value
 ├── SidecarError
 │   ├── SidecarUnavailable   gobgpd not running / not answering
 │   └── SidecarRejected      gobgpd answered with an error (text only: GoBGP uses StatusCode.UNKNOWN)
@@ -37,7 +37,11 @@ class ConfigError(AgentError):
 
 
 class ValidationFailed(AgentError):
-    """Bad input from a user: `str(exc)` is one line naming the field and the value."""
+    """Bad input from a user: each message is one line naming the field and the value."""
+
+    def __init__(self, messages: str | list[str]) -> None:
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__("; ".join(self.messages))
 
 
 class SidecarError(AgentError):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+from . import GOBGP_VERSION, __version__
 
 __all__ = ["AGENT_METRICS", "AgentMetrics"]
 
@@ -58,12 +61,15 @@ class AgentMetrics:
         for kind in ("paths", "peers", "policies", "routes", "vips", "wireguard"):
             self.drift_repaired.labels(kind)
         self._announcement_series: dict[str, tuple[Any, Any, Any]] = {}
+        self._init_operator_series()
 
     def announcement_change(self, name: str, announced: bool) -> None:
         """Counts an announce / withdraw and sets the gauge. The labelled children are kept per name:
         `labels()` costs ~5 us, and `apply -f` of 10k routes makes 10k changes at once."""
         series = self._announcement_series.get(name)
         if series is None:
+            if self._known is not None and name not in self._known:
+                return  # the withdrawal of a deleted announcement: its series are gone with it
             series = self._announcement_series[name] = (
                 self.changes.labels(name, "announced"),
                 self.changes.labels(name, "withdrawn"),
@@ -71,6 +77,77 @@ class AgentMetrics:
             )
         series[0 if announced else 1].inc()
         series[2].set(1 if announced else 0)
+
+    # ----- series every operator dashboard expects: build, peers, and label sets known from the start ---
+
+    def _init_operator_series(self) -> None:
+        self.build_info = Gauge(
+            "durantic_build_info",
+            "Always 1; the labels carry the agent and gobgpd versions",
+            ["version", "gobgpd_version"],
+        )
+        self.build_info.labels(__version__, GOBGP_VERSION).set(1)
+        self.peer_up = Gauge("durantic_peer_up", "1 while the BGP session to the peer is established", ["peer"])
+        self.peer_received = Gauge("durantic_peer_prefixes_received", "Prefixes received from the peer", ["peer"])
+        self.peer_accepted = Gauge(
+            "durantic_peer_prefixes_accepted", "Prefixes from the peer accepted by the import policy", ["peer"]
+        )
+        self.peer_advertised = Gauge("durantic_peer_prefixes_advertised", "Prefixes advertised to the peer", ["peer"])
+        self.handshake_age = Gauge(
+            "durantic_wireguard_handshake_age_seconds",
+            "Seconds since the last WireGuard handshake with the mesh member (absent before the first one)",
+            ["member"],
+        )
+        self._peers: set[str] = set()
+        self._handshakes: set[str] = set()
+        self._known: set[str] | None = None  # announcement names, once known_announcements was called
+
+    def set_peers(self, peers: Iterable[Mapping[str, Any]]) -> None:
+        """The peer series from `durantic peers` rows; a peer that is gone loses its series."""
+        seen, shook = set(), set()
+        for p in peers:
+            name = str(p["name"])
+            seen.add(name)
+            self.peer_up.labels(name).set(1 if p.get("state") == "established" else 0)
+            self.peer_received.labels(name).set(p.get("received") or 0)
+            self.peer_accepted.labels(name).set(p.get("accepted") or 0)
+            self.peer_advertised.labels(name).set(p.get("advertised") or 0)
+            age = p.get("handshake_age_seconds")
+            if p.get("kind") == "member" and age is not None:
+                shook.add(name)
+                self.handshake_age.labels(name).set(age)
+        for gone in self._peers - seen:
+            for g in (self.peer_up, self.peer_received, self.peer_accepted, self.peer_advertised):
+                g.remove(gone)
+        for gone in self._handshakes - shook:
+            self.handshake_age.remove(gone)
+        self._peers, self._handshakes = seen, shook
+
+    def known_announcements(self, names: Iterable[str]) -> None:
+        """Every announcement has its series from the moment it exists (0 until first announced); a
+        deleted one loses them."""
+        want = self._known = set(names)
+        for name in want - set(self._announcement_series):
+            self._announcement_series[name] = (
+                self.changes.labels(name, "announced"),
+                self.changes.labels(name, "withdrawn"),
+                self.announced.labels(name),
+            )
+        for name in set(self._announcement_series) - want:
+            del self._announcement_series[name]
+            self.changes.remove(name, "announced")
+            self.changes.remove(name, "withdrawn")
+            self.announced.remove(name)
+
+    def known_reconcilers(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.reconcile_errors.labels(name)
+            self.reconcile_seconds.labels(name)
+
+    def known_members(self, names: Iterable[str]) -> None:
+        for name in names:
+            for path in ("transit", "direct"):
+                self.transit_switches.labels(name, path)
 
 
 AGENT_METRICS = AgentMetrics()

@@ -19,9 +19,11 @@ __all__ = [
     "IPIface",
     "IPNet",
     "Name",
+    "check_name",
     "format_errors",
     "format_loc",
     "parse_duration",
+    "printable_name",
 ]
 
 ASN_MAX = 4294967295
@@ -29,14 +31,26 @@ _FIELD_FIRST = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 
 
-def format_loc(loc: tuple[int | str, ...]) -> str:
+def format_loc(loc: tuple[int | str, ...], data: Any = None) -> str:
+    """`announcements[3].vip`; with the input `data`, a list item that has a name is named by what the
+    user typed instead: `announcements[web].vip`."""
     out = ""
+    cur = data
     for part in loc:
         if isinstance(part, int):
-            out += f"[{part}]"
+            label = str(part)
+            if isinstance(cur, list) and 0 <= part < len(cur):
+                cur = cur[part]
+                name = cur.get("name") if isinstance(cur, dict) else None
+                if printable_name(name):
+                    label = str(name)
+            else:
+                cur = None
+            out += f"[{label}]"
         elif part.startswith("function-") or part in ("list", "dict", "str", "int"):
             continue
         else:
+            cur = cur.get(part) if isinstance(cur, dict) else None
             out += ("." if out else "") + part
     return out or "(top level)"
 
@@ -60,11 +74,12 @@ def _reason(err: dict[str, Any]) -> str:
     return msg
 
 
-def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
-    """One line per error: `loc: 'value' reason` (the value is left out when the key is missing)."""
+def format_errors(exc: ValidationError, prefix: str = "", data: Any = None) -> list[str]:
+    """One line per error: `loc: 'value' reason` (the value is left out when the key is missing). With
+    the validated input `data`, list items are named by their `name` (see format_loc)."""
     lines = []
     for err in exc.errors():
-        loc = format_loc(tuple(err["loc"]))
+        loc = format_loc(tuple(err["loc"]), data)
         if prefix:
             loc = f"{prefix}.{loc}" if loc != "(top level)" else prefix
         if err.get("type") in ("missing",):
@@ -80,8 +95,8 @@ def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
             msg = _reason(dict(err))
             if _FIELD_FIRST.match(msg):
                 lines.append(msg if loc == "(top level)" else f"{loc}.{msg}")
-            else:
-                lines.append(f"{loc}: {err.get('input')!r} {msg}")
+            else:  # the object is not repeated whole: its path names it
+                lines.append(f"{loc}: {msg}")
         elif _holds_secrets(tuple(err["loc"])):
             lines.append(f"{loc}: {_reason(dict(err))}")  # never echo a header or env value back
         else:
@@ -140,6 +155,16 @@ def _net(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         if "has host bits set" in str(e):
             raise ValueError("has host bits set") from None
         raise ValueError("is not a valid prefix") from None
+
+
+def printable_name(v: Any) -> bool:
+    """Whether a name as typed can stand in an error line for its item (else the item's index does)."""
+    return isinstance(v, str) and 0 < len(v) <= 63 and v.isprintable()
+
+
+def check_name(v: Any) -> str:
+    """The name itself, or ValueError saying what a name may hold (CLI arguments are checked with it)."""
+    return _name(v)
 
 
 def _name(v: Any) -> str:

@@ -47,6 +47,7 @@ from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
 from ..policy.model import PolicyAssignment
 from ..policy.translate import translate
+from ..timefmt import age_seconds, rfc3339
 from ..wg.keys import public_key
 from ..wg.port import WireGuardBackend
 from ..wg.select import open_backend
@@ -126,6 +127,7 @@ class Agent:
             self._compute,
             resync_interval=cfg.resync_interval,
         )
+        AGENT_METRICS.known_reconcilers(r.name for r in self.controller.reconcilers)
 
     # ----- inputs -------------------------------------------------------------------------------
 
@@ -313,6 +315,7 @@ class Agent:
         self.private_keys, self.own_public_keys = priv, pub
         self.members = mesh_members(cfg, pub)
         self.controller.resync_interval = cfg.resync_interval
+        AGENT_METRICS.known_members(ref.name for ref in self.members.values())
         await self.controller.wait_converged()
 
     async def set_drain(self, drained: bool, grace: float) -> None:
@@ -335,6 +338,7 @@ class Agent:
         self.controller.wake()
 
     def sync_health(self) -> None:
+        AGENT_METRICS.known_announcements(a.name for a in self.store.state.announcements)
         self.health.set_checks(
             {a.name: a.health_check for a in self.store.state.announcements if a.health_check is not None}
         )
@@ -350,6 +354,7 @@ class Agent:
         self.controller.wake()
 
     def status(self) -> dict[str, Any]:
+        now = time.time()
         return {
             "machine": {
                 "name": self.cfg.machine.name,
@@ -362,18 +367,41 @@ class Agent:
                 "pid": self.sidecar.pid,
                 "restarts": self.sidecar.restarts,
                 "ready": self.sidecar.ready.is_set(),
-                "started_at": self.sidecar.started_at,
+                "started_at": rfc3339(self.sidecar.started_at),
             },
             "pid": os.getpid(),
-            "uptime": round(time.time() - self.started_at, 3),
+            "started_at": rfc3339(self.started_at),
+            "uptime_seconds": age_seconds(self.started_at, now),
             "drain": self.drain.value,
             "liveness": self.member_liveness.summary(),
             "web": self.api_server.web_status() if self.api_server is not None else None,
+            "meshes": self.mesh_status(),
             "reconcile": {
-                n: {"ok": r.ok, "error": r.error, "changed": r.changed, "at": r.at, "seconds": round(r.seconds, 4)}
+                n: {
+                    "ok": r.ok,
+                    "error": r.error,
+                    "changed": r.changed,
+                    "at": rfc3339(r.at),
+                    "duration_seconds": round(r.seconds, 4),
+                }
                 for n, r in self.controller.results.items()
             },
         }
+
+    def mesh_status(self) -> list[dict[str, Any]]:
+        """Each mesh as configured and keyed: interface, own address and public key, member count."""
+        return [
+            {
+                "name": mesh.name,
+                "interface": mesh.ifname,
+                "address": str(mesh.address),
+                "listen_port": mesh.listen_port,
+                "public_key": self.own_public_keys.get(mesh.name),
+                "members": sum(1 for ref in self.members.values() if ref.ifname == mesh.ifname),
+                "up": self.wireguard.is_ready(mesh.ifname),
+            }
+            for mesh in self.cfg.meshes
+        ]
 
     # ----- lifecycle --------------------------------------------------------------------------------
 
@@ -436,6 +464,7 @@ class Agent:
         self.passwords = self._read_passwords(self.cfg)
         self.private_keys, self.own_public_keys = self._load_keys(self.cfg)
         self.members = mesh_members(self.cfg, self.own_public_keys)
+        AGENT_METRICS.known_members(ref.name for ref in self.members.values())
         self.store.load()
         if self.cfg.meshes:
             self.wg = await open_backend(

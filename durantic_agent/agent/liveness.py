@@ -21,6 +21,7 @@ from ..gobgp import speaker
 from ..liveness.fsm import MemberState, Params, Verdict
 from ..liveness.monitor import Monitor, Target
 from ..metrics import AGENT_METRICS
+from ..timefmt import rfc3339
 
 if TYPE_CHECKING:
     from .app import Agent
@@ -151,8 +152,9 @@ class MemberLiveness:
         rtt = self.monitor.rtt.get(addr)
         return {
             "state": st.verdict.value,
-            "since": round(wall - (now - st.since), 3),
-            "rtt": round(rtt, 6) if rtt is not None else None,
+            "since": rfc3339(wall - (now - st.since)),
+            "for_seconds": round(now - st.since, 3),
+            "rtt_seconds": round(rtt, 6) if rtt is not None else None,
             "transitions": st.transitions,
             "session_enabled": self._applied.get(addr),
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from ..core.types import RibPath
 from ..errors import AgentError
 from ..gobgp import bulk, rib, speaker
 from ..gobgp.decode import decode_destination
+from ..timefmt import age_seconds, rfc3339
 from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
 
@@ -51,12 +53,13 @@ class AgentViews:
         async for paths in rib.iter_destinations(self.agent.client(), prefix):
             yield paths
 
-    def iter_rib_json(self, prefix: str | None = None) -> AsyncIterator[bytes]:
+    def iter_rib_json(self, prefix: str | None = None, longer: bool = False) -> AsyncIterator[bytes]:
         """`rib_rows` as JSON arrays of up to 1,000 rows, as gobgpd streams the table.
 
         The read, decode, row building and encoding run in a worker thread on a blocking channel
         (gobgp/bulk.py): a 100k-route listing never sits in memory whole, and the event loop only
-        forwards bytes. The maps are snapshotted here, on the loop, before the thread starts.
+        forwards bytes. The maps are snapshotted here, on the loop, before the thread starts. With
+        `longer`, the destinations inside `prefix` (itself included) instead of `prefix` alone.
         """
         names, installed, reach, health = self._maps()
         asn = self.agent.cfg.machine.asn
@@ -66,7 +69,7 @@ class AgentViews:
         def produce() -> Iterator[bytes]:
             with gc_paused():
                 for fam in families:
-                    for dests in bulk.list_destinations(channel, fam, prefix):
+                    for dests in bulk.list_destinations(channel, fam, prefix, longer=longer):
                         paths = [decode_destination(d) for d in dests]
                         rows = rib_rows(paths, names, installed, reach, health, asn)
                         if rows:
@@ -139,6 +142,7 @@ class AgentViews:
                 with contextlib.suppress(AgentError, OSError):
                     wg.update((await a.wg.device(mesh.ifname, allowed_ips=False)).peers)
         keys = {ref.address: ref.public_key for ref in a.members.values()}
+        now = time.time()
         out = []
         for addr, spec in a.last_desired.peers.items():
             i = infos.get(addr)
@@ -150,12 +154,14 @@ class AgentViews:
                     "address": addr,
                     "asn": spec.asn,
                     "state": i.state if i else "unknown",
-                    "uptime": i.uptime if i else None,
+                    "established_at": rfc3339(i.uptime) if i and i.state == "established" else None,
+                    "uptime_seconds": age_seconds(i.uptime, now) if i and i.state == "established" else None,
                     "received": i.received if i else 0,
                     "accepted": i.accepted if i else 0,
                     "advertised": i.advertised if i else 0,
                     "wg_endpoint": w.endpoint if w else None,
-                    "last_handshake": w.last_handshake if w else None,
+                    "last_handshake_at": rfc3339(w.last_handshake) if w else None,
+                    "handshake_age_seconds": age_seconds(w.last_handshake, now) if w else None,
                     "rx_bytes": w.rx_bytes if w else None,
                     "tx_bytes": w.tx_bytes if w else None,
                     "path_type": self._path_type(addr) if spec.kind == "member" else "-",

@@ -1,7 +1,8 @@
 """aiohttp servers: the full API on the unix socket, and the read-only web view + /metrics on loopback TCP.
 
-Writes are validated whole before anything changes: a 400 carries one line naming field and value; a
-change the disk cannot take is a 507 (no space) or 500, and changes nothing. The TCP listener, which any
+Writes are validated whole before anything changes: a 400 carries every error, one line each naming the
+field (list items by their name) and the value; a change the disk cannot take is a 507 (no space) or
+500, and changes nothing. The TCP listener, which any
 local user reaches, answers only to its own Host names (DNS rebinding), under a connection cap and
 deadlines (api/guard.py); every response carries security headers.
 """
@@ -27,6 +28,7 @@ from ..limits import WEB_HEAD_TIMEOUT, WEB_IDLE_TIMEOUT, WEB_LIFETIME, raise_nof
 from ..objects.announcement import Announcement
 from ..objects.document import parse_doc
 from ..redact import redact_announcement
+from ..timefmt import rfc3339
 from ..validation import format_errors
 from .guard import ConnectionGuard
 
@@ -51,15 +53,17 @@ def _error(status: int, message: str) -> web.Response:
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ValidationFailed as e:
-        return _error(400, str(e))
-    except ConfigError as e:
-        return _error(400, "; ".join(e.messages))
+    except (ValidationFailed, ConfigError) as e:
+        return _json({"error": "; ".join(e.messages), "errors": e.messages}, status=400)
     except StorageError as e:
         log.error("%s", e)
         return _error(507 if e.errno in (errno.ENOSPC, errno.EDQUOT) else 500, f"state file {e}")
     except AgentError as e:
         return _error(503, str(e))
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name) in ("1", "true")
 
 
 async def _body(request: web.Request, allowed: frozenset[str] | None = None) -> dict[str, Any]:
@@ -122,13 +126,18 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.post("/v1/apply")
     async def apply(request: web.Request) -> web.Response:
+        """?prune=1 also deletes what the document leaves out; ?dry_run=1 validates and changes nothing;
+        ?diff=1 (a dry run) adds each changed object's before and after."""
         body = await _body(request)
-        prune = bool(request.query.get("prune") in ("1", "true"))
+        prune = _flag(request, "prune")
+        diff = _flag(request, "diff")
+        dry_run = diff or _flag(request, "dry_run")
         doc = parse_doc(body)
-        _, changed = store.apply(doc, prune=prune)
-        if changed:
+        _, changes = store.apply(doc, prune=prune, dry_run=dry_run, with_objects=diff)
+        changed = any(c.action != "unchanged" for c in changes)
+        if changed and not dry_run:
             agent.objects_changed()
-        return _json({"changed": changed})
+        return _json({"changed": changed, "dry_run": dry_run, "results": [c.to_json(diff) for c in changes]})
 
     @routes.get("/v1/announcements")
     async def list_announcements(request: web.Request) -> web.Response:
@@ -149,7 +158,7 @@ def build_api_app(agent: Agent) -> web.Application:
         try:
             ann = Announcement.model_validate(body)
         except ValidationError as e:
-            raise ValidationFailed(format_errors(e)[0]) from None
+            raise ValidationFailed(format_errors(e)) from None
         anns = [a for a in store.state.announcements if a.name != name]
         idx = next((i for i, a in enumerate(store.state.announcements) if a.name == name), len(anns))
         anns.insert(idx, ann)
@@ -215,9 +224,11 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.get("/v1/rib")
     async def rib(request: web.Request) -> web.StreamResponse:
+        """?prefix=P: that destination; with &longer=1, every destination inside P."""
         from ..agent.views import AgentViews
 
         prefix = request.query.get("prefix") or None
+        longer = _flag(request, "longer")
         if prefix is not None:
             try:
                 import ipaddress
@@ -225,7 +236,13 @@ def build_api_app(agent: Agent) -> web.Application:
                 prefix = str(ipaddress.ip_network(prefix, strict=False))
             except ValueError:
                 raise ValidationFailed(f"prefix: {prefix!r} is not an address or prefix") from None
-        return await stream_json_arrays(request, AgentViews(agent).iter_rib_json(prefix))
+        elif longer:
+            raise ValidationFailed("longer: needs a prefix")
+        return await stream_json_arrays(request, AgentViews(agent).iter_rib_json(prefix, longer=longer))
+
+    @routes.get("/metrics")
+    async def metrics(request: web.Request) -> web.Response:
+        return await metrics_response(agent)
 
     @routes.get("/v1/policies")
     async def policies(request: web.Request) -> web.Response:
@@ -326,7 +343,7 @@ def announcement_rows(agent: Agent) -> list[dict[str, Any]]:
                 "check": a.health_check.kind if a.health_check is not None else None,
                 "state": (st.state.value if st else ("disabled" if not a.enabled else "none")),
                 "last_detail": st.last_detail if st else None,
-                "last_latency": st.last_latency if st else None,
+                "last_latency_seconds": st.last_latency if st else None,
                 "transitions": st.transitions if st else 0,
                 "communities": list(a.communities),
                 "large_communities": list(a.large_communities),
@@ -351,11 +368,11 @@ def check_rows(agent: Agent) -> list[dict[str, Any]]:
                 "passing": agent.health.passing(name),
                 "last_ok": st.last_ok,
                 "last_detail": st.last_detail,
-                "last_latency": st.last_latency,
-                "last_probe_at": st.last_probe_at,
+                "last_latency_seconds": st.last_latency,
+                "last_probe_at": rfc3339(st.last_probe_at),
                 "transitions": st.transitions,
-                "last_transition_at": st.last_transition_at,
-                "held_down_until": st.held_down_until,
+                "last_transition_at": rfc3339(st.last_transition_at),
+                "held_down_until": rfc3339(st.held_down_until),
                 "probes": st.probes,
                 # CLOCK_MONOTONIC of the probe that decided the last transition (failover timing)
                 "decided_at_monotonic": st.decided_at_monotonic,
@@ -464,11 +481,32 @@ class ApiServer:
 
 
 def allowed_hosts(address: str) -> frozenset[str]:
-    """The Host values the web listener answers to: its configured address and the loopback names, each
-    with its port (a browser always sends the port of a non-default one). Anything else is a page
-    elsewhere reaching it by a rebound DNS name."""
-    host, _, port = address.rpartition(":")
-    return frozenset(f"{h}:{port}".lower() for h in (host, "localhost", "127.0.0.1", "[::1]", "localhost."))
+    """The host names the web listener answers to, whatever the port: its configured address and the
+    loopback names. A rebound DNS name (a page elsewhere reaching the listener) is never one of them,
+    while a port forward (ssh -L 8080:127.0.0.1:9179) still sends a loopback name with its own port."""
+    host = address.rpartition(":")[0]
+    return frozenset(h.lower() for h in (host, "localhost", "127.0.0.1", "[::1]", "localhost."))
+
+
+def host_name(header: str) -> str:
+    """The Host header's name without its port (`[::1]:9179` -> `[::1]`)."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[: h.find("]") + 1] if "]" in h else h
+    name, _, port = h.rpartition(":")
+    return name if name and port.isdigit() else h
+
+
+async def metrics_response(agent: Agent) -> web.Response:
+    """Prometheus text: the peer series are refreshed from gobgpd and WireGuard first (they are read on
+    demand, not tracked), then everything is rendered off the loop (~100 ms at 30k series)."""
+    from ..agent.views import AgentViews
+    from ..metrics import AGENT_METRICS
+
+    with contextlib.suppress(AgentError, OSError):
+        AGENT_METRICS.set_peers(await AgentViews(agent).peers())
+    body = await asyncio.to_thread(generate_latest)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def build_view_app(agent: Agent) -> web.Application:
@@ -477,7 +515,7 @@ def build_view_app(agent: Agent) -> web.Application:
 
     @web.middleware
     async def host_allowed(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.headers.get("Host", "").lower() not in hosts:
+        if host_name(request.headers.get("Host", "")) not in hosts:
             return _error(421, f"Host {request.headers.get('Host', '')[:100]!r} is not this agent's web listener")
         return await handler(request)
 
@@ -485,9 +523,7 @@ def build_view_app(agent: Agent) -> web.Application:
     app.on_response_prepare.append(_security_headers)
 
     async def metrics(request: web.Request) -> web.Response:
-        # Rendering ~30k series (1,000 checks) takes ~100 ms: off the loop, so a scrape does not delay probes.
-        body = await asyncio.to_thread(generate_latest)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return await metrics_response(agent)
 
     async def status(request: web.Request) -> web.Response:
         return _json(agent.status())

@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
-__all__ = ["AgentUnreachable", "ApiClient", "ApiError", "default_socket"]
+__all__ = ["DEFAULT_SOCKET", "AgentUnreachable", "ApiClient", "ApiError", "default_socket"]
 
 _CHUNK = 256 * 1024
 _MAX_LINE = 65536
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error answer; `messages` holds every line of it (a rejected file names each of its errors)."""
+
+    def __init__(self, status: int, message: str, messages: list[str] | None = None) -> None:
         self.status = status
+        self.messages = messages or [message]
         super().__init__(message)
 
 
@@ -35,8 +38,11 @@ class _BadResponse(Exception):
     pass
 
 
+DEFAULT_SOCKET = "/run/durantic/agent.sock"
+
+
 def default_socket(opt: str | None) -> str:
-    return opt or os.environ.get("DURANTIC_SOCKET") or "/run/durantic/agent.sock"
+    return opt or os.environ.get("DURANTIC_SOCKET") or DEFAULT_SOCKET
 
 
 def _request_bytes(method: str, path: str, payload: bytes | None) -> bytes:
@@ -118,7 +124,10 @@ def _error_message(status: int, body: bytes) -> ApiError:
     except ValueError:
         data = {"error": body.decode(errors="replace").strip()}
     msg = data.get("error") if isinstance(data, dict) else str(data)
-    return ApiError(status, str(msg))
+    lines = data.get("errors") if isinstance(data, dict) else None
+    if not (isinstance(lines, list) and lines and all(isinstance(x, str) for x in lines)):
+        lines = None
+    return ApiError(status, str(msg), lines)
 
 
 class ApiClient:

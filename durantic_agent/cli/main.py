@@ -1,23 +1,30 @@
 """`durantic`: the command line. Exit codes: 0 ok, 1 failure (agent unreachable, invalid config file),
-2 bad input (one line naming the field and the value; nothing changed)."""
+2 bad input (one line per error naming the field and the value; nothing changed)."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
+import re
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote
 
 import click
 
 from .. import GOBGP_VERSION, __version__
 from ..errors import ConfigError
-from .client import AgentUnreachable, ApiClient, ApiError, default_socket
+from .client import DEFAULT_SOCKET, AgentUnreachable, ApiClient, ApiError, default_socket
 
 EXIT_FAIL = 1
 EXIT_BAD_INPUT = 2
+SOCKET_HELP = f"the agent's API socket (also DURANTIC_SOCKET; default {DEFAULT_SOCKET})"
+JSON_HELP = "print the API's JSON instead of a table"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _die(msg: str, code: int) -> NoReturn:
@@ -25,17 +32,39 @@ def _die(msg: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _die_lines(lines: list[str], code: int, where: str | None = None) -> NoReturn:
+    for line in lines:
+        click.echo(f"durantic: {where}: {line}" if where else f"durantic: {line}", err=True)
+    sys.exit(code)
+
+
+def _store_socket(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["socket"] = value
+
+
+def socket_option(f: F) -> F:
+    """`--socket` on every command that talks to the agent, so it may follow the subcommand too."""
+    return click.option("--socket", metavar="PATH", expose_value=False, callback=_store_socket, help=SOCKET_HELP)(f)
+
+
 def _api(ctx: click.Context) -> ApiClient:
-    return ApiClient(default_socket(ctx.obj.get("socket")))
+    return ApiClient(default_socket(ctx.find_root().ensure_object(dict).get("socket")))
 
 
-def _call(fn: Any, *args: Any, **kw: Any) -> Any:
+def _call(fn: Any, *args: Any, where: str | None = None, rewrite: Callable[[str], str] | None = None) -> Any:
+    """The API call's answer; an error answer exits 2 (bad input) or 1, printing every line of it."""
     try:
-        return fn(*args, **kw)
+        return fn(*args)
     except ApiError as e:
-        _die(str(e), EXIT_BAD_INPUT if e.status in (400, 404, 409) else EXIT_FAIL)
+        lines = [rewrite(m) for m in e.messages] if rewrite else e.messages
+        _die_lines(lines, EXIT_BAD_INPUT if e.status in (400, 404, 409) else EXIT_FAIL, where)
     except AgentUnreachable as e:
         _die(str(e), EXIT_FAIL)
+
+
+def _path(*parts: str) -> str:
+    return "/v1/" + "/".join(quote(p, safe="") for p in parts)
 
 
 def _yaml_dump(data: Any) -> str:
@@ -48,20 +77,61 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def _table(rows: list[list[Any]], headers: list[str]) -> None:
-    cells = [headers] + [["-" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for r in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+class NameType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """An object name, checked before any request (the agent would refuse it, or a URL would mangle it)."""
+
+    name = "NAME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ..validation import check_name
+
+        try:
+            return check_name(value)
+        except ValueError as e:
+            self.fail(f"{value!r} {e}", param, ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--socket", "socket_path", envvar="DURANTIC_SOCKET", help="agent API socket")
+class PrefixType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """An address or a prefix, in normal form (host bits cleared)."""
+
+    name = "PREFIX"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return str(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            self.fail(f"{value!r} is not an address or prefix", param, ctx)
+
+
+NAME = NameType()
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"durantic {__version__} (gobgpd {GOBGP_VERSION})")
+        ctx.exit()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="print the version and the pinned gobgpd version, and exit",
+)
+@click.option("--socket", "socket_path", metavar="PATH", envvar="DURANTIC_SOCKET", help=SOCKET_HELP)
 @click.pass_context
 def cli(ctx: click.Context, socket_path: str | None) -> None:
-    """Durantic: BGP control agent for WireGuard meshes."""
+    """Durantic: BGP control agent for WireGuard meshes.
+
+    Commands that talk to the agent find it through --socket (before or after the command) or
+    DURANTIC_SOCKET. Exit codes: 0 ok, 1 failure, 2 bad input (nothing changed).
+    """
     ctx.ensure_object(dict)
-    ctx.obj["socket"] = socket_path
+    if socket_path is not None:
+        ctx.obj["socket"] = socket_path
 
 
 @cli.command()
@@ -94,9 +164,15 @@ def agent() -> None:
 
 
 @agent.command("run")
-@click.option("-c", "--config", "config_path", required=True, type=click.Path(path_type=Path))
-@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--log-format", default="logfmt", type=click.Choice(["logfmt", "json"]))
+@click.option(
+    "-c", "--config", "config_path", required=True, type=click.Path(path_type=Path), help="the agent.yaml to run"
+)
+@click.option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), help="log threshold"
+)
+@click.option(
+    "--log-format", default="logfmt", type=click.Choice(["logfmt", "json"]), help="log line format (on stderr)"
+)
 def agent_run(config_path: Path, log_level: str, log_format: str) -> None:
     """Run the agent in the foreground."""
     import asyncio
@@ -109,24 +185,21 @@ def agent_run(config_path: Path, log_level: str, log_format: str) -> None:
     try:
         cfg = load_config(config_path)
     except ConfigError as e:
-        for m in e.messages:
-            click.echo(f"{config_path}: {m}", err=True)
-        sys.exit(EXIT_FAIL)
+        _die_lines(e.messages, EXIT_FAIL, str(config_path))
     from ..agent.app import Agent
 
     try:
         a = Agent(config_path, cfg)
         code = asyncio.run(a.run())
     except ConfigError as e:
-        for m in e.messages:
-            click.echo(f"{config_path}: {m}", err=True)
-        sys.exit(EXIT_FAIL)
+        _die_lines(e.messages, EXIT_FAIL, str(config_path))
     except AgentError as e:
         _die(str(e), EXIT_FAIL)
     sys.exit(code)
 
 
 @agent.command("reload")
+@socket_option
 @click.pass_context
 def agent_reload(ctx: click.Context) -> None:
     """Re-read agent.yaml in the running agent (unchanged peers are not reset)."""
@@ -157,70 +230,81 @@ def config_check(file: Path) -> None:
     click.echo(f"{file}: ok")
 
 
-# ----- status --------------------------------------------------------------------------------------
+# ----- views ---------------------------------------------------------------------------------------
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Machine, gobgpd and peer summary."""
+    """Machine, gobgpd, meshes and peer summary."""
+    from ..views.render import render_status
+
     st = _call(_api(ctx).get, "/v1/status")
     if as_json:
         _print_json(st)
-        return
-    m = st["machine"]
-    g = st["gobgpd"]
-    click.echo(f"machine   {m['name']}  AS{m['asn']}  router-id {m['router_id']}")
-    click.echo(f"agent     {st['version']}  pid {st['pid']}  up {st['uptime']:.0f}s  drain {st['drain']}")
-    click.echo(f"gobgpd    {g['version']}  pid {g['pid']}  restarts {g['restarts']}  ready {g['ready']}")
-    bad = {k: v for k, v in st["reconcile"].items() if not v["ok"]}
-    for k, v in bad.items():
-        click.echo(f"reconcile {k}: {v['error']}")
-    click.echo("")
-    lv = st.get("liveness") or {}
-    if lv.get("error"):
-        click.echo(f"liveness  {lv['error']}")
-    from ..views.render import fmt_liveness
-
-    _table(
-        [[p["name"], p["address"], p["asn"], p["state"], fmt_liveness(p.get("liveness"))] for p in st["peers"]],
-        ["PEER", "ADDRESS", "ASN", "STATE", "DATA PLANE"],
-    )
+    else:
+        click.echo(render_status(st), nl=False)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def peers(ctx: click.Context, as_json: bool) -> None:
-    """Mesh members and neighbours with BGP state."""
+    """Mesh members and neighbours: BGP state, prefixes, WireGuard endpoint and handshake, path."""
     from ..views.render import render_peers
 
     rows = _call(_api(ctx).get, "/v1/peers")
     if as_json:
         _print_json(rows)
-        return
-    click.echo(render_peers(rows), nl=False)
+    else:
+        click.echo(render_peers(rows), nl=False)
 
 
 @cli.command()
-@click.argument("prefix", required=False)
-@click.option("--all", "show_all", is_flag=True, help="every path, not only the best")
-@click.option("--explain", is_flag=True, help="for every alternative, the rule it lost on")
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("prefix", required=False, type=PrefixType())
+@click.option("--longer", is_flag=True, help="every destination inside PREFIX, not only PREFIX itself")
+@click.option("--all", "show_all", is_flag=True, help="every path of each destination, not only the best")
+@click.option("--explain", is_flag=True, help="every path, and the rule each alternative lost on")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
-def rib(ctx: click.Context, prefix: str | None, show_all: bool, explain: bool, as_json: bool) -> None:
+def rib(ctx: click.Context, prefix: str | None, longer: bool, show_all: bool, explain: bool, as_json: bool) -> None:
     """The RIB: per destination its paths, best first, and why the best won."""
     from ..views.render import render_rib
 
-    params = {"prefix": prefix} if prefix else None
+    if longer and prefix is None:
+        _die("--longer: needs a PREFIX", EXIT_BAD_INPUT)
+    params = {"prefix": prefix, **({"longer": "1"} if longer else {})} if prefix else None
     if as_json:
         # passed through as the agent writes it: re-parsing and re-indenting 100k routes took seconds
         _call(_api(ctx).copy_to, "/v1/rib", sys.stdout.buffer, params)
         sys.stdout.buffer.write(b"\n")
         return
-    rows = _call(_api(ctx).get, "/v1/rib", params)
-    click.echo(render_rib(rows, explain=explain or show_all), nl=False)
+    from ..views.prefix_index import prefix_key
+
+    # gobgpd's listing order varies between calls: every view lists destinations in address order
+    rows = sorted(_call(_api(ctx).get, "/v1/rib", params), key=lambda r: prefix_key(r["prefix"]))
+    empty = "no routes" if not prefix else (f"no routes inside {prefix}" if longer else f"no route for {prefix}")
+    mode = "explain" if explain else "all" if show_all else "best"
+    click.echo(render_rib(rows, mode=mode, empty=empty), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
+@click.pass_context
+def checks(ctx: click.Context, as_json: bool) -> None:
+    """Live health-check table."""
+    from ..views.render import render_checks
+
+    rows = _call(_api(ctx).get, "/v1/checks")
+    if as_json:
+        _print_json(rows)
+    else:
+        click.echo(render_checks(rows), nl=False)
 
 
 # ----- objects -------------------------------------------------------------------------------------
@@ -254,19 +338,50 @@ def _load_file(file: str) -> tuple[Any, bytes | None]:
         _die(f"{file}: not valid YAML{where}", EXIT_BAD_INPUT)
 
 
-@cli.command()
-@click.option("-f", "--file", "file", required=True, help="objects YAML (or - for stdin)")
-@click.option("--prune", is_flag=True, help="also delete objects not in the file")
-@click.pass_context
-def apply(ctx: click.Context, file: str, prune: bool) -> None:
-    """Create or update the objects in FILE (idempotent; the whole file is validated first)."""
+def _send_file(ctx: click.Context, file: str, prune: bool, mode: str | None) -> Any:
     doc, raw = _load_file(file)
-    res = _call(_api(ctx).post, "/v1/apply", doc, {"prune": "1"} if prune else None, raw)
-    click.echo("applied" if res.get("changed") else "unchanged")
+    params = {**({"prune": "1"} if prune else {}), **({mode: "1"} if mode else {})}
+    where = "(stdin)" if file == "-" else file
+    return _call(_api(ctx).post, "/v1/apply", doc, params or None, raw, where=where)
+
+
+FILE_HELP = "objects file, YAML or JSON (- for stdin)"
+PRUNE_HELP = "also delete objects the file does not name, and reset assignments it leaves out"
 
 
 @cli.command()
-@click.option("-o", "--output", "fmt", default="yaml", type=click.Choice(["yaml", "json"]))
+@click.option("-f", "--file", "file", required=True, metavar="FILE", help=FILE_HELP)
+@click.option("--prune", is_flag=True, help=PRUNE_HELP)
+@click.option("--dry-run", is_flag=True, help="validate in the agent and print what would change; change nothing")
+@socket_option
+@click.pass_context
+def apply(ctx: click.Context, file: str, prune: bool, dry_run: bool) -> None:
+    """Create or update the objects in FILE; one line per object (created, configured, unchanged, pruned).
+
+    The whole file is validated first: on any error every error is printed and nothing changes (exit 2).
+    """
+    from ..views.render import render_apply
+
+    res = _send_file(ctx, file, prune, "dry_run" if dry_run else None)
+    click.echo(render_apply(res["results"], dry_run), nl=False)
+
+
+@cli.command()
+@click.option("-f", "--file", "file", required=True, metavar="FILE", help=FILE_HELP)
+@click.option("--prune", is_flag=True, help=PRUNE_HELP)
+@socket_option
+@click.pass_context
+def diff(ctx: click.Context, file: str, prune: bool) -> None:
+    """Show what `apply -f FILE` would change, as a unified diff of each object; change nothing."""
+    from ..views.render import render_diff
+
+    res = _send_file(ctx, file, prune, "diff")
+    click.echo(render_diff(res["results"]), nl=False)
+
+
+@cli.command()
+@click.option("-o", "--output", "fmt", default="yaml", type=click.Choice(["yaml", "json"]), help="output format")
+@socket_option
 @click.pass_context
 def get(ctx: click.Context, fmt: str) -> None:
     """Print every object; `apply -f` of this output is a no-op."""
@@ -277,56 +392,65 @@ def get(ctx: click.Context, fmt: str) -> None:
         click.echo(_yaml_dump(doc), nl=False)
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def checks(ctx: click.Context, as_json: bool) -> None:
-    """Live health-check table."""
-    rows = _call(_api(ctx).get, "/v1/checks")
-    if as_json:
-        _print_json(rows)
-        return
-    _table(
-        [
-            [
-                r["name"],
-                r["type"],
-                r["state"],
-                f"{r['last_latency'] * 1000:.1f}ms" if r["last_latency"] is not None else None,
-                r["transitions"],
-                r["last_detail"],
-            ]
-            for r in rows
-        ],
-        ["CHECK", "TYPE", "STATE", "LATENCY", "TRANSITIONS", "DETAIL"],
-    )
-
-
 @cli.group()
 def announce() -> None:
     """Manage announcements (VIPs with health checks, routes)."""
 
 
+# the announcement's fields as `announce add` spells them, for errors that come back from the agent
+_FLAGS = (
+    ("vip", "--vip"),
+    ("route", "--route"),
+    ("communities", "--community"),
+    ("large_communities", "--large-community"),
+    ("med", "--med"),
+    ("next_hop", "--next-hop"),
+    ("health_check.tcp", "--check-tcp"),
+    ("health_check.http", "--check-http"),
+    ("health_check.grpc", "--check-grpc"),
+    ("health_check.exec", "--check-exec"),
+    ("health_check.interval", "--interval"),
+    ("health_check.timeout", "--timeout"),
+    ("health_check.healthy_threshold", "--healthy-threshold"),
+    ("health_check.unhealthy_threshold", "--unhealthy-threshold"),
+)
+
+
+def _as_flags(line: str) -> str:
+    """`health_check.interval: 'x' is not a duration` -> `--interval: 'x' is not a duration`."""
+    field, sep, rest = line.partition(": ")
+    base = re.sub(r"\[[^\]]*\]", "", field)
+    for key, flag in _FLAGS:
+        if base == key or base.startswith(key + "."):
+            return f"{flag}: {rest}"
+    return rest if field == "(top level)" and sep else line
+
+
 @announce.command("add")
-@click.argument("name")
-@click.option("--vip")
-@click.option("--route")
-@click.option("--check-tcp", metavar="HOST:PORT")
-@click.option("--check-http", metavar="URL")
-@click.option("--check-grpc", metavar="HOST:PORT[/SERVICE]")
-@click.option("--check-exec", metavar="'CMD ARGS'")
-@click.option("--interval")
-@click.option("--timeout")
-@click.option("--healthy-threshold", type=int)
-@click.option("--unhealthy-threshold", type=int)
-@click.option("--community", multiple=True)
-@click.option("--large-community", multiple=True)
-@click.option("--med", type=int)
-@click.option("--next-hop")
+@click.argument("name", type=NAME)
+@click.option("--vip", metavar="IP", help="a single address, announced while its health check passes")
+@click.option("--route", metavar="PREFIX", help="a prefix, announced unconditionally (or by its check)")
+@click.option("--check-tcp", metavar="HOST:PORT", help="health check: a TCP connect")
+@click.option("--check-http", metavar="URL", help="health check: an HTTP GET answered 200-399")
+@click.option("--check-grpc", metavar="HOST:PORT[/SERVICE]", help="health check: the gRPC health service")
+@click.option("--check-exec", metavar="'CMD ARGS'", help="health check: a command exiting 0 (no shell)")
+@click.option("--interval", metavar="DURATION", help="time between probes, e.g. 2s or 500ms  [default: 2s]")
+@click.option("--timeout", metavar="DURATION", help="time a probe may take  [default: 1s, less for short intervals]")
+@click.option("--healthy-threshold", type=int, metavar="N", help="passes in a row to become healthy  [default: 2]")
+@click.option(
+    "--unhealthy-threshold", type=int, metavar="N", help="failures in a row to become unhealthy  [default: 3]"
+)
+@click.option("--community", multiple=True, metavar="ASN:VALUE", help="a BGP community to attach (repeatable)")
+@click.option("--large-community", multiple=True, metavar="A:B:C", help="a large community to attach (repeatable)")
+@click.option("--med", type=int, metavar="N", help="MULTI_EXIT_DISC to announce with  [default: none]")
+@click.option("--next-hop", metavar="IP", help="next hop to announce  [default: this machine]")
+@socket_option
 @click.pass_context
 def announce_add(ctx: click.Context, /, name: str, **o: Any) -> None:
-    """Add an announcement (use `apply -f` to replace one)."""
+    """Add announcement NAME: one of --vip (needs a --check-*) or --route (use `apply -f` to replace one)."""
     obj: dict[str, Any] = {}
+    if (o["vip"] is None) == (o["route"] is None):
+        _die("give one of --vip or --route", EXIT_BAD_INPUT)
     if o["vip"] is not None:
         obj["vip"] = o["vip"]
     if o["route"] is not None:
@@ -368,74 +492,75 @@ def announce_add(ctx: click.Context, /, name: str, **o: Any) -> None:
     api = _api(ctx)
     existing = _call(api.get, "/v1/announcements")
     if any(a["name"] == name for a in existing):
-        _die(f"name: {name!r} already exists (delete it first, or use `durantic apply -f`)", EXIT_BAD_INPUT)
-    _call(api.put, f"/v1/announcements/{name}", obj)
-    click.echo(f"announcement {name} added")
+        _die(f"NAME: {name!r} already exists (delete it first, or use `durantic apply -f`)", EXIT_BAD_INPUT)
+    _call(api.put, _path("announcements", name), obj, rewrite=_as_flags)
+    click.echo(f"announcement/{name} created")
 
 
 @announce.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def announce_list(ctx: click.Context, as_json: bool) -> None:
+    """Every announcement with its health and whether it is announced."""
+    from ..views.render import render_announcements
+
     rows = _call(_api(ctx).get, "/v1/announcements")
     if as_json:
         _print_json(rows)
-        return
-    _table(
-        [
-            [
-                r["name"],
-                r["kind"],
-                r["prefix"],
-                r["state"],
-                "yes" if r["announced"] else "no",
-                r["last_detail"],
-            ]
-            for r in rows
-        ],
-        ["NAME", "KIND", "PREFIX", "HEALTH", "ANNOUNCED", "DETAIL"],
-    )
+    else:
+        click.echo(render_announcements(rows), nl=False)
 
 
 @announce.command("show")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("name", type=NAME)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def announce_show(ctx: click.Context, name: str, as_json: bool) -> None:
-    row = _call(_api(ctx).get, f"/v1/announcements/{name}")
+    """One announcement: its state (with units) and the object as written."""
+    from ..views.render import render_announcement
+
+    row = _call(_api(ctx).get, _path("announcements", name))
     if as_json:
         _print_json(row)
-        return
-    click.echo(_yaml_dump(row), nl=False)
+    else:
+        click.echo(render_announcement(row), nl=False)
 
 
 @announce.command("delete")
-@click.argument("name")
+@click.argument("name", type=NAME)
+@socket_option
 @click.pass_context
 def announce_delete(ctx: click.Context, name: str) -> None:
-    _call(_api(ctx).delete, f"/v1/announcements/{name}")
-    click.echo(f"announcement {name} deleted")
+    """Withdraw and delete an announcement."""
+    _call(_api(ctx).delete, _path("announcements", name))
+    click.echo(f"announcement/{name} deleted")
 
 
 @announce.command("disable")
-@click.argument("name")
+@click.argument("name", type=NAME)
+@socket_option
 @click.pass_context
 def announce_disable(ctx: click.Context, name: str) -> None:
     """Withdraw one announcement and pause its check (kept across restarts)."""
-    _call(_api(ctx).post, f"/v1/announcements/{name}/disable")
-    click.echo(f"announcement {name} disabled")
+    _call(_api(ctx).post, _path("announcements", name, "disable"))
+    click.echo(f"announcement/{name} disabled")
 
 
 @announce.command("enable")
-@click.argument("name")
+@click.argument("name", type=NAME)
+@socket_option
 @click.pass_context
 def announce_enable(ctx: click.Context, name: str) -> None:
-    _call(_api(ctx).post, f"/v1/announcements/{name}/enable")
-    click.echo(f"announcement {name} enabled")
+    """Resume a disabled announcement (and its check)."""
+    _call(_api(ctx).post, _path("announcements", name, "enable"))
+    click.echo(f"announcement/{name} enabled")
 
 
 @cli.command()
-@click.option("--grace", default="30s", help="how long peers get to move away before the withdraw")
+@click.option("--grace", default="30s", metavar="DURATION", help="how long peers get to move away before the withdraw")
+@socket_option
 @click.pass_context
 def drain(ctx: click.Context, grace: str) -> None:
     """Tag every announcement GRACEFUL_SHUTDOWN (65535:0), then withdraw them after --grace."""
@@ -450,6 +575,7 @@ def drain(ctx: click.Context, grace: str) -> None:
 
 
 @cli.command()
+@socket_option
 @click.pass_context
 def undrain(ctx: click.Context) -> None:
     """Announce normally again after `drain`."""
@@ -463,24 +589,28 @@ def policy() -> None:
 
 
 @policy.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def policy_list(ctx: click.Context, as_json: bool) -> None:
+    """Every policy set, and the import/export assignment."""
+    from ..views.render import render_policies
+
     data = _call(_api(ctx).get, "/v1/policies")
     if as_json:
         _print_json(data)
-        return
-    _table([[p["name"], len(p["rules"])] for p in data["sets"]], ["POLICY SET", "RULES"])
-    click.echo(f"\nimport: {', '.join(data['import_policies']) or '-'} (default {data['default_import']})")
-    click.echo(f"export: {', '.join(data['export_policies']) or '-'} (default {data['default_export']})")
+    else:
+        click.echo(render_policies(data), nl=False)
 
 
 @policy.command("show")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("name", type=NAME)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def policy_show(ctx: click.Context, name: str, as_json: bool) -> None:
-    data = _call(_api(ctx).get, f"/v1/policies/{name}")
+    """One policy set as written (YAML)."""
+    data = _call(_api(ctx).get, _path("policies", name))
     if as_json:
         _print_json(data)
     else:
@@ -488,21 +618,23 @@ def policy_show(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 @policy.command("delete")
-@click.argument("name")
+@click.argument("name", type=NAME)
+@socket_option
 @click.pass_context
 def policy_delete(ctx: click.Context, name: str) -> None:
     """Delete a policy set (refused while it is assigned)."""
-    _call(_api(ctx).delete, f"/v1/policies/{name}")
-    click.echo(f"policy set {name} deleted")
+    _call(_api(ctx).delete, _path("policies", name))
+    click.echo(f"policy_set/{name} deleted")
 
 
 @policy.command("test")
-@click.argument("name")
-@click.option("--prefix", required=True)
-@click.option("--community", multiple=True)
-@click.option("--large-community", multiple=True)
-@click.option("--as-path", default="", help='e.g. "4200000002 4200000003"')
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("name", type=NAME)
+@click.option("--prefix", required=True, metavar="PREFIX", help="the route's prefix")
+@click.option("--community", multiple=True, metavar="ASN:VALUE", help="a community the route carries (repeatable)")
+@click.option("--large-community", multiple=True, metavar="A:B:C", help="a large community it carries (repeatable)")
+@click.option("--as-path", default="", metavar="'ASN ...'", help='its AS path, e.g. "4200000002 4200000003"')
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@socket_option
 @click.pass_context
 def policy_test(
     ctx: click.Context,
@@ -514,13 +646,18 @@ def policy_test(
     as_json: bool,
 ) -> None:
     """Evaluate policy set NAME offline for one route: which rule matched and the resulting attributes."""
+    from ..views.render import fmt_value
+
+    parts = as_path.replace(",", " ").split()
+    if not all(p.isdigit() and 1 <= int(p) <= 4294967295 for p in parts):
+        _die(f"--as-path: {as_path!r} is not a list of AS numbers like '4200000002 4200000003'", EXIT_BAD_INPUT)
     body = {
         "prefix": prefix,
         "communities": list(community),
         "large_communities": list(large_community),
-        "as_path": as_path,
+        "as_path": [int(p) for p in parts],
     }
-    res = _call(_api(ctx).post, f"/v1/policies/{name}/test", body)
+    res = _call(_api(ctx).post, _path("policies", name, "test"), body)
     if as_json:
         _print_json(res)
         return
@@ -530,7 +667,7 @@ def policy_test(
         click.echo(f"applied: {h['policy_set']}/{h['rule']} ({h['result']})")
     if res["route"]:
         for k, v in res["route"].items():
-            click.echo(f"  {k}: {v}")
+            click.echo(f"  {k}: {fmt_value(v)}")
     for n in res["notes"]:
         click.echo(f"note: {n}")
 
@@ -574,11 +711,21 @@ def mesh_pubkey(file: Path) -> None:
         _die(f"{file}: is not a WireGuard private key", EXIT_BAD_INPUT)
 
 
+def _bad_parameter(e: click.BadParameter) -> str:
+    """`--med: 'x' is not a valid integer`: the option or argument as typed, then click's reason."""
+    hint = e.param_hint if isinstance(e.param_hint, str) else None
+    if hint is None and e.param is not None:
+        hint = e.param.get_error_hint(e.ctx) if e.ctx is not None else e.param.name
+    return f"{str(hint or '').strip(chr(39) + chr(34) + '[]')}: {e.message.rstrip('.')}"
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         _die("aborted", EXIT_FAIL)
+    except click.BadParameter as e:
+        _die(_bad_parameter(e), EXIT_BAD_INPUT)
     except click.UsageError as e:
         where = f" ({e.ctx.command_path})" if e.ctx else ""
         _die(f"{e.format_message()}{where}", EXIT_BAD_INPUT)

@@ -39,13 +39,15 @@ def list_path_request(family: Any, prefixes: Any = (), kind: int = 0, sort: bool
 
 
 def list_destinations(
-    channel: grpc.Channel, family: Any, prefix: str | None = None, batch: int = 1000
+    channel: grpc.Channel, family: Any, prefix: str | None = None, batch: int = 1000, longer: bool = False
 ) -> Iterator[list[Any]]:
-    """ListPath (global table, sorted by prefix) as lists of up to `batch` raw Destinations (gobgp/raw.py).
+    """ListPath (global table, sorted by prefix) as lists of up to `batch` raw Destinations (gobgp/raw.py);
+    with `longer`, those inside `prefix` rather than `prefix` alone.
 
     Blocking: call it from a worker thread. Closing the iterator early cancels the RPC.
     """
-    req = list_path_request(family, [prefix] if prefix else (), sort=True)
+    kind = api.TableLookupPrefix.TYPE_LONGER if longer else api.TableLookupPrefix.TYPE_EXACT
+    req = list_path_request(family, [prefix] if prefix else (), kind=kind, sort=True)
     rpc = channel.unary_stream(_METHOD, request_serializer=api.ListPathRequest.SerializeToString)
     call = rpc(req)  # no response_deserializer: each message arrives as its serialized bytes
     buf: list[bytes] = []

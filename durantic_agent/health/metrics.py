@@ -60,7 +60,9 @@ class _ProbeSeries(Collector):
 
     def collect(self) -> Iterator[Metric]:
         last = GaugeMetricFamily(
-            "durantic_check_last_probe_seconds", "Duration of the check's most recent probe", labels=["check"]
+            "durantic_check_last_probe_duration_seconds",
+            "Duration of the check's most recent probe",
+            labels=["check"],
         )
         for check, secs in list(self.last.items()):  # list(): one C-level copy, safe against the loop
             last.add_metric([check], secs)
@@ -105,6 +107,7 @@ class CheckMetrics:
     def set_state(self, check: str, state: State, passing: bool) -> None:
         for s in State:
             self.state.labels(check, s.value).set(1 if s is state else 0)
+            self.transitions.labels(check, s.value)  # every counter at 0 from the start, not at its first step
         self.passing.labels(check).set(1 if passing else 0)
 
     def transition(self, check: str, to: State) -> None:

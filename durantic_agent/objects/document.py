@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ValidationFailed
 from ..policy.model import PolicySet
-from ..validation import format_errors
+from ..validation import format_errors, printable_name
 from .announcement import Announcement
 
 __all__ = ["ObjectsDoc", "ObjectsState", "parse_doc", "validate_state"]
@@ -63,48 +63,71 @@ class ObjectsState(BaseModel):
         return out
 
 
+def _item_names(doc: dict[str, Any], key: str) -> list[str]:
+    items = doc.get(key)
+    if not isinstance(items, list):
+        return []
+    return [str(i["name"]) for i in items if isinstance(i, dict) and printable_name(i.get("name"))]
+
+
 def parse_doc(doc: Any) -> ObjectsDoc:
+    """The document, or ValidationFailed with every error in it (list items named as the user typed them)."""
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         raise ValidationFailed(f"(top level): {type(doc).__name__} is not a mapping of objects")
+    errors = [
+        *_dupes(_item_names(doc, "announcements"), "announcements"),
+        *_dupes(_item_names(doc, "policy_sets"), "policy_sets"),
+    ]
     try:
-        return ObjectsDoc.model_validate(doc)
+        parsed = ObjectsDoc.model_validate(doc)
     except ValidationError as e:
-        raise ValidationFailed(format_errors(e)[0]) from None
+        raise ValidationFailed(format_errors(e, data=doc) + errors) from None
+    if errors:
+        raise ValidationFailed(errors)
+    return parsed
 
 
-def _dupes(names: Iterable[str], what: str) -> None:
-    seen: dict[str, int] = {}
-    for i, n in enumerate(names):
+def _dupes(names: Iterable[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for n in names:
         if n in seen:
-            raise ValidationFailed(f"{what}[{i}].name: {n!r} is a duplicate name")
-        seen[n] = i
+            out.append(f"{what}[{n}].name: {n!r} is a duplicate name")
+        seen.add(n)
+    return out
 
 
 def validate_state(state: ObjectsState, peer_names: set[str] | None = None) -> None:
-    """Cross-object checks; raises ValidationFailed with one line."""
-    _dupes((a.name for a in state.announcements), "announcements")
-    _dupes((p.name for p in state.policy_sets), "policy_sets")
+    """Cross-object checks; raises ValidationFailed naming every problem, one line each."""
+    errors = [
+        *_dupes((a.name for a in state.announcements), "announcements"),
+        *_dupes((p.name for p in state.policy_sets), "policy_sets"),
+    ]
+    for p in state.policy_sets:
+        errors += _dupes((r.name for r in p.rules), f"policy_sets[{p.name}].rules")
     owners: dict[str, str] = {}
-    for i, a in enumerate(state.announcements):
+    for a in state.announcements:
         if a.prefix in owners:
             field = "vip" if a.vip is not None else "route"
             value = str(a.vip) if a.vip is not None else a.route
-            raise ValidationFailed(
-                f"announcements[{i}].{field}: {value!r} is already announced by {owners[a.prefix]!r}"
-            )
-        owners[a.prefix] = a.name
+            errors.append(f"announcements[{a.name}].{field}: {value!r} is already announced by {owners[a.prefix]!r}")
+        else:
+            owners[a.prefix] = a.name
     sets = {p.name for p in state.policy_sets}
     for key in ("import_policies", "export_policies"):
         for i, n in enumerate(getattr(state, key)):
             if n not in sets:
-                raise ValidationFailed(f"{key}[{i}]: {n!r} is not a known policy set")
+                errors.append(f"{key}[{i}]: {n!r} is not a known policy set")
     if peer_names is not None:
-        for i, p in enumerate(state.policy_sets):
-            for j, rule in enumerate(p.rules):
+        for p in state.policy_sets:
+            for rule in p.rules:
                 for k, n in enumerate(rule.match.neighbors or []):
                     if n not in peer_names:
-                        raise ValidationFailed(
-                            f"policy_sets[{i}].rules[{j}].match.neighbors[{k}]: {n!r} is not a mesh member or neighbour"
+                        errors.append(
+                            f"policy_sets[{p.name}].rules[{rule.name}].match.neighbors[{k}]: {n!r} "
+                            "is not a mesh member or neighbour"
                         )
+    if errors:
+        raise ValidationFailed(errors)

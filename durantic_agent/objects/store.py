@@ -13,10 +13,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import AgentError, StorageError, ValidationFailed
+from ..errors import AgentError, StorageError
 from ..files import read_regular, write_durable
 from ..validation import format_errors
 from .document import ObjectsDoc, ObjectsState, validate_state
+from .plan import ObjectChange, plan_apply
 
 __all__ = ["ObjectStore"]
 
@@ -83,41 +84,14 @@ class ObjectStore:
             with contextlib.suppress(StorageError):
                 write_durable(self.path, self._on_disk)
 
-    def apply(self, doc: ObjectsDoc, prune: bool = False) -> tuple[ObjectsState, bool]:
-        """Upsert by name; with prune, objects not named in doc are removed. Returns (state, changed)."""
-        cur = self.state
-        anns = {} if prune else {a.name: a for a in cur.announcements}
-        sets = {} if prune else {p.name: p for p in cur.policy_sets}
-        for a in doc.announcements:
-            anns[a.name] = a
-        for p in doc.policy_sets:
-            sets[p.name] = p
-        # Keep the order operators see stable: existing objects first, new ones appended.
-        order = [a.name for a in cur.announcements] + [a.name for a in doc.announcements]
-        sorder = [p.name for p in cur.policy_sets] + [p.name for p in doc.policy_sets]
-        upd: dict[str, object] = {
-            "announcements": [anns[n] for n in dict.fromkeys(order) if n in anns],
-            "policy_sets": [sets[n] for n in dict.fromkeys(sorder) if n in sets],
-        }
-        for key in ("import_policies", "export_policies", "default_import", "default_export"):
-            val = getattr(doc, key)
-            if val is not None:
-                upd[key] = val
-            elif prune:
-                upd[key] = ObjectsState.model_fields[key].default
-        new = cur.model_copy(update=upd)
-        _dupes_in_doc(doc)
-        changed = self.commit(new)
-        return self.state, changed
-
-
-def _dupes_in_doc(doc: ObjectsDoc) -> None:
-    for what, names in (
-        ("announcements", [a.name for a in doc.announcements]),
-        ("policy_sets", [p.name for p in doc.policy_sets]),
-    ):
-        seen: set[str] = set()
-        for i, n in enumerate(names):
-            if n in seen:
-                raise ValidationFailed(f"{what}[{i}].name: {n!r} is a duplicate name")
-            seen.add(n)
+    def apply(
+        self, doc: ObjectsDoc, prune: bool = False, dry_run: bool = False, with_objects: bool = False
+    ) -> tuple[ObjectsState, list[ObjectChange]]:
+        """Upsert by name; with prune, objects not named in doc are removed. Returns the new state and what
+        happened to each object. A dry run validates the same way and writes nothing."""
+        new, changes = plan_apply(self.state, doc, prune, with_objects)
+        if dry_run:
+            validate_state(new, self._peer_names() if self._peer_names else None)
+            return new, changes
+        self.commit(new)
+        return self.state, changes

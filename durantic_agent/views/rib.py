@@ -2,16 +2,19 @@
 
 Row: {"prefix", "family", "paths": [path dicts, best first], "explain": [{"path_index", "rule", "text",
 "best_value", "value"}], "best_reason"}. A path dict: next_hop, as_path, communities, large_communities,
-local_pref, med, origin, source, neighbor_ip, source_asn, age, stale, best, installed, reach, health.
+local_pref, med, origin, source, neighbor_ip, source_asn, received_at (RFC 3339), age_seconds, stale, best,
+installed, reach, health.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.types import RibPath
+from ..timefmt import rfc3339
 from .explain import DEFAULT_OPTIONS, SelectionOptions, best_index, best_reason, explain
 
 __all__ = ["path_dict", "rib_rows", "row_matches"]
@@ -23,6 +26,7 @@ def path_dict(
     installed: bool,
     reach: Mapping[str, str],
     health: Mapping[str, str],
+    now: float,
 ) -> dict[str, Any]:
     nip = p.neighbor_ip
     if nip is None:
@@ -45,7 +49,8 @@ def path_dict(
         "source": source,
         "neighbor_ip": nip,
         "source_asn": p.source_asn,
-        "age": p.age,
+        "received_at": rfc3339(p.age),
+        "age_seconds": max(0, int(now - p.age)) if p.age else None,
         "stale": p.stale,
         "best": p.best,
         "installed": installed,
@@ -62,8 +67,10 @@ def rib_rows(
     health: Mapping[str, str],
     local_asn: int,
     opts: SelectionOptions = DEFAULT_OPTIONS,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
     """One row per destination. `installed` = prefixes the agent put in the kernel (their best path)."""
+    now = time.time() if now is None else now
     rows: list[dict[str, Any]] = []
     for dest in destinations:
         paths = [p for p in dest if not p.is_withdraw]
@@ -76,7 +83,7 @@ def rib_rows(
                 {
                     "prefix": prefix,
                     "family": p.family,
-                    "paths": [path_dict(p, names, p.best and prefix in installed, reach, health)],
+                    "paths": [path_dict(p, names, p.best and prefix in installed, reach, health, now)],
                     "explain": [],
                     "best_reason": "only path" if not p.nexthop_invalid else "no best path (next hop unreachable)",
                 }
@@ -92,7 +99,7 @@ def rib_rows(
                 "prefix": prefix,
                 "family": paths[0].family,
                 "paths": [
-                    path_dict(p, names, i == 0 and b is not None and is_inst, reach, health)
+                    path_dict(p, names, i == 0 and b is not None and is_inst, reach, health, now)
                     for i, p in enumerate(paths)
                 ],
                 "explain": [

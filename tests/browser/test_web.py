@@ -79,9 +79,11 @@ class FakeProvider:
                 address="100.64.0.2",
                 asn=4200000002,
                 state=self.peer_state,
-                uptime=NOW - 4000,
+                established_at="2025-01-01T00:00:00Z",
+                uptime_seconds=4000,
                 wg_endpoint="198.51.100.2:51820",
-                last_handshake=NOW - 30,
+                last_handshake_at="2025-01-01T01:06:10Z",
+                handshake_age_seconds=30,
                 path_type="Direct",
                 **common,
             ),
@@ -90,9 +92,11 @@ class FakeProvider:
                 address="100.64.0.3",
                 asn=4200000003,
                 state="active",
-                uptime=NOW - 100,
+                established_at=None,
+                uptime_seconds=None,
                 wg_endpoint="198.51.100.3:51820",
-                last_handshake=NOW - 900,
+                last_handshake_at="2025-01-01T00:51:40Z",
+                handshake_age_seconds=900,
                 path_type="Transit via web-2",
                 **common,
             ),
@@ -108,7 +112,7 @@ class FakeProvider:
                 state="up",
                 announced=True,
                 last_detail="HTTP 200",
-                last_latency=0.0042,
+                last_latency_seconds=0.0042,
                 transitions=1,
             ),
             dict(
@@ -119,7 +123,7 @@ class FakeProvider:
                 state="none",
                 announced=True,
                 last_detail=None,
-                last_latency=None,
+                last_latency_seconds=None,
                 transitions=0,
             ),
         ]
@@ -219,6 +223,8 @@ async def test_routing_peers_paging_and_live_update(site: tuple[str, FakeProvide
     web2 = page.locator('#peers-table tr[data-peer="web-2"]')
     await expect(web2.locator(".state")).to_have_text("Established")
     await expect(web2.locator(".path-type")).to_have_text("Direct")
+    await expect(web2).to_contain_text("1h06m")  # uptime_seconds and handshake_age_seconds as durations
+    await expect(web2).to_contain_text("30s")
     other = page.locator("#peers-table tbody tr").nth(1)
     await expect(other.locator(".state")).to_have_text("Active")
     await expect(other.locator(".path-type")).to_have_text("Transit via web-2")

@@ -123,3 +123,19 @@ async def test_announcements_of_a_lab_agent(demo: DemoLab, page: Any) -> None:
     finally:
         demo.flags["a"].touch()
     wait_for(lambda: best_source(demo.agents["c"]) == "a", 20, "c: VIP back via a")
+
+
+def test_demo_cli_wrappers_reach_each_machine(demo: DemoLab) -> None:
+    """`make demo` prints one durantic-X wrapper per machine; each one's `status` names that machine, and
+    c's mesh (with its two other members) is in it."""
+    import json
+    import subprocess
+
+    from tests.lab.demo import cli_wrappers
+
+    for name, wrapper in cli_wrappers(demo).items():
+        r = subprocess.run([str(wrapper), "status", "--json"], capture_output=True, text=True, check=False)
+        assert r.returncode == 0, r.stderr
+        st = json.loads(r.stdout)
+        assert st["machine"]["name"] == name
+        assert [(m["name"], m["members"], m["up"]) for m in st["meshes"]] == [("demo", 2, True)]

@@ -4,7 +4,8 @@ Each host has a connection=local inventory entry whose Python interpreter is a w
 modules inside that host's namespace, and a per-host root prefix (durantic_prefix) so its files land
 in <tmp>/nodeN/etc/durantic, its venv in <tmp>/nodeN/opt/durantic. The role's tasks are the ones real
 hosts run; only systemd is left out (durantic_manage_service: false), and the test starts the agents
-from the rendered files the way the unit would.
+from the rendered files the way the unit would. Check mode (--check --diff) runs on the fresh hosts, on
+running agents before the objects are applied, and on the converged mesh (changed=0, no diff).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ ANSIBLE_DIR = ROOT / "deploy" / "ansible"
 NODES = (1, 2, 3)
 
 
-def _playbook(inventory: Path, tmp: Path) -> dict[str, dict[str, int]]:
-    """Run the example playbook; return the PLAY RECAP as {host: {ok, changed, failed, ...}}."""
+def _playbook(inventory: Path, tmp: Path, *extra: str) -> tuple[dict[str, dict[str, int]], str]:
+    """Run the example playbook (with `extra` arguments, e.g. --check --diff); return the PLAY RECAP as
+    {host: {ok, changed, failed, ...}} and the output."""
     env = {
         **os.environ,
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -37,7 +39,7 @@ def _playbook(inventory: Path, tmp: Path) -> dict[str, dict[str, int]]:
         "ANSIBLE_FORCE_COLOR": "0",
     }
     p = run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / "site.yml")],
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / "site.yml"), *extra],
         timeout=600,
         env=env,
         cwd=ANSIBLE_DIR,
@@ -49,7 +51,18 @@ def _playbook(inventory: Path, tmp: Path) -> dict[str, dict[str, int]]:
         if m:
             recap[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
     assert set(recap) == {f"node{i}" for i in NODES}, p.stdout[-3000:]
-    return recap
+    return recap, p.stdout
+
+
+def _changed_tasks(out: str) -> list[str]:
+    """`TASK name: host` for every task the run reported changed (for the failure messages)."""
+    found, task = [], ""
+    for line in out.splitlines():
+        if m := re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]", line):
+            task = m.group(1)
+        elif m := re.match(r"^changed: \[([^\]]+)\]", line):
+            found.append(f"{task}: {m.group(1)}")
+    return found
 
 
 def _inventory(tmp: Path, netns: Netns, names: dict[int, str], wheel: Path, wheelhouse: Path) -> Path:
@@ -113,8 +126,16 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
         must(["ip", "-n", ns, "link", "set", "eth0", "up"])
     inventory = _inventory(tmp_path, netns, names, built_wheel, wheelhouse)
 
+    # Check mode on fresh hosts: nothing installed, no key, no CLI yet; it must report, not fail.
+    recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
+    assert all(r["changed"] > 0 and r["failed"] == 0 for r in recap.values()), (recap, out[-3000:])
+    assert (
+        not (tmp_path / "node1" / "etc" / "durantic").exists()
+        and not (tmp_path / "node1" / "opt" / "durantic").exists()
+    )
+
     # Run 1: installs, makes keys, renders and validates files. No agent runs yet, so no objects.
-    recap = _playbook(inventory, tmp_path)
+    recap, _ = _playbook(inventory, tmp_path)
     assert all(r["changed"] > 0 and r["failed"] == 0 for r in recap.values()), recap
 
     etc = {i: tmp_path / f"node{i}" / "etc" / "durantic" for i in NODES}
@@ -169,8 +190,15 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
     except AssertionError as e:
         raise AssertionError(f"{e}; peers seen: {last_peers}") from None
 
+    # Check mode with the agents up: the announcement would be created (the agent's dry run says so),
+    # and --diff shows it; nothing is applied.
+    recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
+    assert all(r["changed"] == 1 and r["failed"] == 0 for r in recap.values()), _changed_tasks(out)
+    assert "+++ b/announcement/lan1" in out and "+route: 10.77.1.0/24" in out, out[-4000:]
+    assert cli_json(1, "announce", "list") == []
+
     # Run 2: the agents are up, so the role applies each host's announcement.
-    recap = _playbook(inventory, tmp_path)
+    recap, _ = _playbook(inventory, tmp_path)
     assert all(r["changed"] > 0 and r["failed"] == 0 for r in recap.values()), recap
 
     def routes_learned() -> bool:
@@ -187,6 +215,11 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
     # And traffic crosses the WireGuard mesh: node2 reaches node1's mesh address.
     must(["ip", "netns", "exec", names[2], "ping", "-c", "1", "-W", "2", "100.64.0.1"])
 
+    # A converged mesh in check mode: nothing would change, and the diff is empty (no key blanked).
+    recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), _changed_tasks(out)
+    assert "--- " not in out and "+++ " not in out, out[-4000:]
+
     # Run 3: nothing left to do.
-    recap = _playbook(inventory, tmp_path)
+    recap, _ = _playbook(inventory, tmp_path)
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap

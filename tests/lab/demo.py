@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 
 from .forward import Forwarder
-from .harness import AgentHandle, Lab, wait_for
+from .harness import DURANTIC, AgentHandle, Lab, wait_for
 from .mesh import Machine, keygen, mesh_config, write_members
 
-__all__ = ["VIP", "DemoLab", "best_source", "build", "main"]
+__all__ = ["VIP", "DemoLab", "best_source", "build", "cli_wrappers", "main"]
 
 VIP = "10.50.0.10"
 VIP_PREFIX = f"{VIP}/32"
@@ -196,6 +196,20 @@ def failover_round(demo: DemoLab, pause: float) -> None:
     _show(c, "rib", VIP_PREFIX, "--explain")
 
 
+def cli_wrappers(demo: DemoLab) -> dict[str, Path]:
+    """One `durantic-<machine>` script per agent: the CLI with that agent's socket (unix sockets live
+    on the shared filesystem, so no namespace is needed)."""
+    bindir = demo.lab.base / "bin"
+    bindir.mkdir(exist_ok=True)
+    out = {}
+    for n, h in demo.agents.items():
+        w = bindir / f"durantic-{n}"
+        w.write_text(f'#!/bin/sh\nexec env DURANTIC_SOCKET={h.socket} {DURANTIC} "$@"\n')
+        w.chmod(0o755)
+        out[n] = w
+    return out
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -225,9 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             _show(h, "status")
             _say("")
             _show(h, "peers")
-        _section("web pages")
+        _section("web pages and the CLI of each machine")
+        wrappers = cli_wrappers(demo)
         for n, f in demo.forwards.items():
-            _say(f"  {n}: {f.url}ui/")
+            _say(f"  {n}: {f.url}ui/    sudo {wrappers[n]} status")
+        _say(f"Each durantic-X runs the CLI against machine X (DURANTIC_SOCKET={demo.agents['a'].socket} for a),")
+        _say(f"e.g. `sudo {wrappers['c']} rib --explain` or `sudo {wrappers['a']} announce disable web`.")
         _say(f"Open c's page ({demo.forwards['c'].url}ui/): the Routing tab shows {VIP_PREFIX} with its best")
         _say("path starred; click the row to see b's path and why it lost. The Peers tab lists a and b.")
         failover_round(demo, args.pause)

@@ -75,19 +75,19 @@ def test_reload_keeps_unchanged_sessions(lab: Lab, topo: dict[str, object]) -> N
     ha = topo["a"]
     assert isinstance(ha, AgentHandle)
     wait_for(lambda: ha.established("b", "x"), 40, "sessions")
-    uptime_b = ha.peers()["b"]["uptime"]
+    uptime_b = ha.peers()["b"]["established_at"]
     cfg = dict(ha.config)
     cfg["neighbors"] = [*cfg["neighbors"], {"name": "y", "address": "10.99.0.9", "asn": 65009}]
     ha.write_config(cfg)
     r = ha.cli("agent", "reload")
     assert r.returncode == 0, r.stderr
     peers = ha.peers()
-    assert "y" in peers and peers["b"]["uptime"] == uptime_b
+    assert "y" in peers and peers["b"]["established_at"] == uptime_b
     # an invalid file is refused and the running config stays
     ha.config_path.write_text("machine: {name: a, asn: 0}\n")
     r = ha.cli("agent", "reload")
     assert r.returncode == 2 and "machine.asn" in r.stderr
-    assert "y" in ha.peers() and ha.peers()["b"]["uptime"] == uptime_b
+    assert "y" in ha.peers() and ha.peers()["b"]["established_at"] == uptime_b
     ha.write_config(cfg)
 
 

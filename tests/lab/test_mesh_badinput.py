@@ -37,7 +37,7 @@ def mesh(lab: Lab) -> dict[str, Any]:
 def seen(h: AgentHandle) -> dict[str, tuple[Any, ...]]:
     """What an operator sees in `durantic peers`, minus the counters that move by themselves."""
     return {
-        p["name"]: (p["address"], p["asn"], p["state"], p["uptime"], p["wg_endpoint"], p["path_type"])
+        p["name"]: (p["address"], p["asn"], p["state"], p["established_at"], p["wg_endpoint"], p["path_type"])
         for p in h.api("GET", "/v1/peers")
     }
 

@@ -94,7 +94,7 @@ def test_policies_on_live_sessions(lab: Lab, topo: dict[str, Any], tmp_path: Pat
     wait_for(lambda: "10.70.9.0/24" in birdc(s2, "show", "route", "10.70.9.0/24"), 20, "BIRD has 10.70.9.0/24")
     plain = birdc(s2, "show", "route", "all", "10.70.0.0/24")
     assert "BGP.as_path: 4200000001\n" in plain
-    uptimes = {n: p["uptime"] for n, p in h.peers().items()}
+    uptimes = {n: p["established_at"] for n, p in h.peers().items()}
     since = bird_sessions(s2)
 
     f = tmp_path / "policy.yaml"
@@ -120,7 +120,7 @@ def test_policies_on_live_sessions(lab: Lab, topo: dict[str, Any], tmp_path: Pat
     assert r.returncode == 0 and "LOCAL_PREF 200 > 100" in r.stdout, r.stdout
 
     # no session was reset by any of it
-    assert {n: p["uptime"] for n, p in h.peers().items()} == uptimes
+    assert {n: p["established_at"] for n, p in h.peers().items()} == uptimes
     assert same_sessions(since, bird_sessions(s2)), (since, bird_sessions(s2))
     # deleting an assigned set is refused, naming where it is used
     r = h.cli("policy", "delete", "to-bird")

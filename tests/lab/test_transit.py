@@ -147,15 +147,15 @@ def test_a_reaches_c_through_a_relay(lab: Lab, tm: TransitMesh) -> None:
     best = rows[0]["paths"][0]
     assert best["installed"] and best["reach"] in ("transit via b",), best
     # the session to c rides the relay: the same session (same uptime) a few keepalives later
-    up = a.peers()["c"]["uptime"]
+    up = a.peers()["c"]["established_at"]
     time.sleep(4)
-    assert a.established("c") and a.peers()["c"]["uptime"] == up
+    assert a.established("c") and a.peers()["c"]["established_at"] == up
     assert switches(lab, a, "c", "transit") >= 1
 
 
 def test_direct_link_switches_to_direct_and_back(lab: Lab, tm: TransitMesh) -> None:
     a, c = tm.agents["a"], tm.agents["c"]
-    uptime0 = a.peers()["c"]["uptime"]
+    uptime0 = a.peers()["c"]["established_at"]
     direct0 = switches(lab, a, "c", "direct")
     pinger = Pinger(a.ns, LAN_C_HOST)
     t0 = time.monotonic()
@@ -183,7 +183,7 @@ def test_direct_link_switches_to_direct_and_back(lab: Lab, tm: TransitMesh) -> N
 def test_relay_fails_traffic_moves_to_the_other_relay(lab: Lab, tm: TransitMesh) -> None:
     a, c = tm.agents["a"], tm.agents["c"]
     wait_for(lambda: path_type(a, "c") == "Transit via b", 30, "a: c via b")
-    uptime0 = a.peers()["c"]["uptime"]
+    uptime0 = a.peers()["c"]["established_at"]
     pinger = Pinger(a.ns, LAN_C_HOST)
     time.sleep(0.5)
     t0 = time.monotonic()
@@ -201,12 +201,12 @@ def test_relay_fails_traffic_moves_to_the_other_relay(lab: Lab, tm: TransitMesh)
     session_report(a, uptime0)
 
 
-def session_report(a: AgentHandle, uptime0: int) -> None:
+def session_report(a: AgentHandle, uptime0: str) -> None:
     """The a-c session is Established after the switch. It survives when detection plus TCP's retransmission
     backoff stays under the hold time; else it re-establishes across the new path (graceful restart keeps
     its routes meanwhile)."""
     wait_for(lambda: a.established("c"), 30, "a-c session Established on the new path")
-    same = a.peers()["c"]["uptime"] == uptime0
+    same = a.peers()["c"]["established_at"] == uptime0
     print(f"  a-c BGP session: {'survived' if same else 're-established over the new path'}")
 
 

@@ -64,6 +64,12 @@ def test_b_has_one_interface_per_mesh(lab: Lab, meshes: dict[str, Any]) -> None:
     peers = b.peers()
     assert (peers["a"]["address"], peers["c"]["address"]) == ("100.64.1.1", "100.64.2.3")
     assert set(meshes["a"].peers()) == {"b"} and set(meshes["c"].peers()) == {"b"}
+    # `durantic status` names both meshes: interface, own address, one other member each
+    st = b.api("GET", "/v1/status")
+    got = [(m["interface"], m["address"], m["members"], m["up"]) for m in st["meshes"]]
+    assert got == [(ifaces[0], "100.64.1.2/24", 1, True), (ifaces[1], "100.64.2.2/24", 1, True)], got
+    text = b.cli("status").stdout
+    assert all(f"mesh       {m['name']}  {m['interface']}" in text for m in b.config["meshes"]), text
 
 
 def test_c_reaches_a_route_via_b(lab: Lab, meshes: dict[str, Any]) -> None:

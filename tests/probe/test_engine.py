@@ -99,7 +99,7 @@ async def test_pass_fail_pass_follows_thresholds(engine: tuple[HealthEngine, Rec
     assert metric("durantic_check_state", check="web", state="down") == 1
     assert metric("durantic_check_state", check="web", state="up") == 0
     assert (metric("durantic_check_transitions_total", check="web", to="down") or 0) >= 1
-    assert metric("durantic_check_last_probe_seconds", check="web") is not None
+    assert metric("durantic_check_last_probe_duration_seconds", check="web") is not None
     assert (metric("durantic_check_probes_total", result="fail") or 0) >= 3
 
     server = await _listen(port)
@@ -226,7 +226,7 @@ async def test_set_checks_keeps_restarts_and_removes(
     assert len(rec.seen) > n  # b stopped passing: the controller was told
     assert "a" not in eng.statuses() and not eng.passing("a")
     assert metric("durantic_check_state", check="a", state="up") is None
-    assert metric("durantic_check_last_probe_seconds", check="a") is None
+    assert metric("durantic_check_last_probe_duration_seconds", check="a") is None
 
 
 async def test_disable_enable(engine: tuple[HealthEngine, Recorder], tcp_server: asyncio.Server) -> None:

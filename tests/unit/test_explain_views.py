@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from durantic_agent.core.types import RibPath
-from durantic_agent.views.render import fmt_age, render_announcements, render_checks, render_peers, render_rib
+from durantic_agent.views.render import fmt_duration, render_rib
 from durantic_agent.views.rib import rib_rows, row_matches
 
 LOCAL = 4200000001
@@ -43,7 +43,7 @@ def rows() -> list[dict[str, Any]]:
     ]
     own = [rp("10.50.0.20/32", None, LOCAL, best=True)]
     gone = [rp("10.9.0.0/24", "100.64.0.2", 4200000002, is_withdraw=True)]
-    return rib_rows([vip, own, gone], NAMES, {"10.50.0.10/32"}, REACH, {"10.50.0.20/32": "healthy"}, LOCAL)
+    return rib_rows([vip, own, gone], NAMES, {"10.50.0.10/32"}, REACH, {"10.50.0.20/32": "healthy"}, LOCAL, now=NOW)
 
 
 def test_row_shape_best_first_with_explanations() -> None:
@@ -66,7 +66,8 @@ def test_row_shape_best_first_with_explanations() -> None:
         "source": "web-2",
         "neighbor_ip": "100.64.0.2",
         "source_asn": 4200000002,
-        "age": NOW - 100,
+        "received_at": "2025-11-24T15:58:20Z",
+        "age_seconds": 100,
         "stale": False,
         "best": True,
         "installed": True,
@@ -94,128 +95,41 @@ def test_filter_box() -> None:
     assert [x["prefix"] for x in r if row_matches(x, "nothing")] == []
 
 
-def test_render_rib_and_explain() -> None:
-    text = render_rib(rows(), now=NOW)
-    lines = text.splitlines()
-    assert lines[1].split() == [
-        "Flags",
-        "Prefix",
-        "Via",
-        "Reach",
-        "NextHop",
-        "AS-path",
+def test_render_rib_modes() -> None:
+    """One header style; every path row carries its prefix; --all lists every path in the same order as
+    the default view, and --explain adds the rule and the neighbour; LP shows what the explanation compares."""
+    best = render_rib(rows()).splitlines()
+    assert best[1].split() == [
+        "FLAGS",
+        "PREFIX",
+        "VIA",
+        "REACH",
+        "NEXT-HOP",
+        "AS-PATH",
         "LP",
         "MED",
-        "O",
-        "Age",
-        "Communities",
-        "Why",
+        "ORIGIN",
+        "AGE",
+        "COMMUNITIES",
+        "PATHS",
+        "WHY",
     ]
-    assert lines[2].split()[:5] == ["*>F", "10.50.0.10/32", "web-2", "direct", "100.64.0.2"]
-    assert lines[2].endswith("LOCAL_PREF 200 > 100")
-    assert "1m40s" in lines[2]
-    assert len(lines) == 4  # legend, header, 2 best paths
-    ex = render_rib(rows(), explain=True, now=NOW).splitlines()
-    assert "web-3" in ex[3] and "transit via web-2" in ex[3] and ex[3].endswith("lost: LOCAL_PREF 200 > 100")
+    assert best[2].split()[:7] == ["*>F", "10.50.0.10/32", "web-2", "direct", "100.64.0.2", "4200000002", "200"]
+    assert best[2].endswith("LOCAL_PREF 200 > 100") and "1m40s" in best[2]
+    assert len(best) == 4  # legend, header, 2 best paths
+    every = render_rib(rows(), mode="all").splitlines()
+    explained = render_rib(rows(), mode="explain").splitlines()
+    assert len(every) == len(explained) == 5
+    for lines in (every, explained):
+        assert [ln.split()[1] for ln in lines[2:]] == ["10.50.0.10/32", "10.50.0.10/32", "10.50.0.20/32"]
+        assert lines[3].split()[2] == "web-3" and " 100 " in lines[3]  # no LOCAL_PREF: compared as 100
+    assert every[3].endswith("-") and "lost" not in every[3]
+    assert "100.64.0.3" in explained[3] and "local_pref" in explained[3]
+    assert explained[3].endswith("lost: LOCAL_PREF 200 > 100")
+    assert explained[2].endswith("best: LOCAL_PREF 200 > 100")
+    assert render_rib([], empty="no route for 10.0.0.0/8") == "no route for 10.0.0.0/8\n"
 
 
-def test_render_peers_announcements_checks() -> None:
-    peers: list[dict[str, Any]] = [
-        dict(
-            name="web-2",
-            address="100.64.0.2",
-            asn=4200000002,
-            state="established",
-            uptime=NOW - 4000,
-            received=3,
-            accepted=3,
-            advertised=2,
-            wg_endpoint="198.51.100.2:51820",
-            last_handshake=NOW - 30,
-            rx_bytes=1,
-            tx_bytes=2,
-            path_type="Direct",
-            liveness={"state": "up", "since": NOW - 100, "rtt": 0.00042, "transitions": 0},
-        ),
-        dict(
-            name="tor1",
-            address="192.0.2.1",
-            asn=65000,
-            state="active",
-            uptime=None,
-            received=None,
-            accepted=None,
-            advertised=None,
-            wg_endpoint=None,
-            last_handshake=None,
-            rx_bytes=None,
-            tx_bytes=None,
-            path_type="-",
-        ),
-    ]
-    out = render_peers(peers, now=NOW).splitlines()
-    assert out[1].split() == [
-        "web-2",
-        "100.64.0.2",
-        "4200000002",
-        "established",
-        "1h06m",
-        "3/3/2",
-        "30s",
-        "198.51.100.2:51820",
-        "Direct",
-        "up",
-        "0.4ms",
-    ]
-    assert out[2].split() == ["tor1", "192.0.2.1", "65000", "active", "-", "-/-/-", "-", "-", "-", "-"]
-    peers[0]["liveness"] = {"state": "down", "since": NOW - 12, "rtt": 0.00042, "transitions": 1}
-    assert render_peers(peers, now=NOW).splitlines()[1].split()[-2:] == ["down", "12s"]
-    anns: list[dict[str, Any]] = [
-        dict(
-            name="web",
-            kind="vip",
-            prefix="10.50.0.20/32",
-            check="http",
-            state="healthy",
-            announced=True,
-            last_detail="HTTP 200",
-            last_latency=0.0042,
-            transitions=1,
-        ),
-        dict(
-            name="lan",
-            kind="route",
-            prefix="192.168.1.0/24",
-            check=None,
-            state="static",
-            announced=True,
-            last_detail=None,
-            last_latency=None,
-            transitions=0,
-        ),
-    ]
-    assert render_announcements(anns).splitlines()[2].split() == [
-        "lan",
-        "route",
-        "192.168.1.0/24",
-        "-",
-        "static",
-        "yes",
-    ]
-    checks = render_checks(anns).splitlines()
-    assert len(checks) == 2 and checks[1].split() == [
-        "web",
-        "10.50.0.20/32",
-        "http",
-        "healthy",
-        "yes",
-        "4.2ms",
-        "1",
-        "HTTP",
-        "200",
-    ]
-
-
-def test_fmt_age() -> None:
-    assert [fmt_age(NOW - s, NOW) for s in (5, 75, 7300, 200000)] == ["5s", "1m15s", "2h01m", "2d07h"]
-    assert fmt_age(None) == fmt_age(0) == "never"
+def test_fmt_duration() -> None:
+    assert [fmt_duration(s) for s in (5, 75, 7300, 200000)] == ["5s", "1m15s", "2h01m", "2d07h"]
+    assert fmt_duration(None) == "-"

@@ -86,7 +86,7 @@ def errors(data: dict[str, Any]) -> list[str]:
         ),
         (
             {"interval": "2s"},
-            "health_check: {'interval': '2s'} has no probe: give exactly one of http, tcp, grpc, exec",
+            "health_check: has no probe: give exactly one of http, tcp, grpc, exec",
         ),
     ],
 )

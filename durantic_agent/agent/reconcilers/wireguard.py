@@ -21,6 +21,10 @@ class WireGuardReconciler:
         self._ready: set[str] = set()
         self.applied: dict[str, dict[str, WgPeerSpec]] = {}
 
+    def is_ready(self, ifname: str) -> bool:
+        """The interface exists with its key, port and address (made by an earlier pass)."""
+        return ifname in self._ready
+
     def forget(self, ifname: str) -> None:
         """The interface's process or device restarted: set it up again."""
         self._ready.discard(ifname)

@@ -24,16 +24,15 @@ function h(tag, attrs, ...children) {
 
 function dash(v) { return v === null || v === undefined || v === "" ? "-" : String(v); }
 
-function ago(ts) {
-  if (!ts) return "never";
-  let s = Math.max(0, Math.floor(Date.now() / 1000 - ts));
+// A duration in seconds (the API's *_seconds keys) as '41s', '3m12s', '3h12m', '2d04h'; null is "-".
+function dur(secs) {
+  if (secs === null || secs === undefined) return "-";
+  const s = Math.max(0, Math.floor(secs));
   if (s < 60) return s + "s";
   if (s < 3600) return Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0") + "s";
   if (s < 86400) return Math.floor(s / 3600) + "h" + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
   return Math.floor(s / 86400) + "d" + String(Math.floor((s % 86400) / 3600)).padStart(2, "0") + "h";
 }
-
-function utc(ts) { return ts ? new Date(ts * 1000).toISOString().replace(".000Z", "Z") : ""; }
 
 function bytes(n) {
   if (n === null || n === undefined) return "-";
@@ -108,7 +107,7 @@ function destRow(d) {
     h("td", { class: "num" }, dash(p.local_pref)),
     h("td", { class: "num" }, dash(p.med)),
     h("td", null, p.origin),
-    h("td", { title: utc(p.age) }, ago(p.age)),
+    h("td", { title: p.received_at || "" }, dur(p.age_seconds)),
     h("td", null, comms(p)),
     h("td", { class: "num" }, String(d.paths.length)),
     h("td", { class: "reason" }, d.best_reason));
@@ -138,7 +137,7 @@ function detailRow(d) {
       h("td", { class: "mono" }, p.next_hop),
       h("td", { class: "mono" }, p.as_path.length ? p.as_path.join(" ") : "-"),
       h("td", null, dash(p.local_pref)), h("td", null, dash(p.med)), h("td", null, p.origin),
-      h("td", { title: utc(p.age) }, ago(p.age)),
+      h("td", { title: p.received_at || "" }, dur(p.age_seconds)),
       h("td", null, comms(p)),
       h("td", { class: "verdict" }, verdict));
   });
@@ -189,8 +188,10 @@ function pathTypeCell(t) {
 
 function livenessCell(lv) {
   if (!lv) return "-";
-  if (lv.state === "up") return badge(lv.rtt === null ? "up" : "up " + (lv.rtt * 1000).toFixed(1) + " ms", "ok");
-  if (lv.state === "down") return badge("down " + ago(lv.since), "bad");
+  if (lv.state === "up") {
+    return badge(lv.rtt_seconds === null ? "up" : "up " + (lv.rtt_seconds * 1000).toFixed(1) + " ms", "ok");
+  }
+  if (lv.state === "down") return badge("down " + dur(lv.for_seconds), "bad", lv.since || "");
   return badge(lv.state, "muted");
 }
 
@@ -201,11 +202,11 @@ async function loadPeers() {
     h("td", { class: "mono" }, p.address),
     h("td", { class: "mono" }, dash(p.asn)),
     h("td", { class: "state" }, stateBadge(p.state)),
-    h("td", { title: utc(p.uptime) }, ago(p.uptime)),
+    h("td", { title: p.established_at || "" }, dur(p.uptime_seconds)),
     h("td", { class: "num" }, dash(p.received) + " / " + dash(p.accepted) + " / " + dash(p.advertised)),
     h("td", { class: "mono" }, dash(p.wg_endpoint)),
-    h("td", { title: utc(p.last_handshake) }, p.wg_endpoint === null || p.wg_endpoint === undefined
-      ? "-" : ago(p.last_handshake)),
+    h("td", { title: p.last_handshake_at || "" }, p.wg_endpoint === null || p.wg_endpoint === undefined
+      ? "-" : p.last_handshake_at ? dur(p.handshake_age_seconds) : "never"),
     h("td", { class: "num" }, bytes(p.rx_bytes) + " / " + bytes(p.tx_bytes)),
     h("td", { class: "path-type" }, pathTypeCell(p.path_type)),
     h("td", { class: "liveness", title: p.liveness ? "since " + utc(p.liveness.since) : "" },
@@ -223,8 +224,8 @@ async function loadAnnouncements() {
     h("td", { class: "check" }, dash(a.check)),
     h("td", { class: "health" }, badge(dash(a.state), healthClass(a.state))),
     h("td", null, a.announced ? badge("announced", "ok") : badge("withdrawn", "bad")),
-    h("td", { class: "num" }, a.last_latency === null || a.last_latency === undefined
-      ? "-" : (a.last_latency * 1000).toFixed(1) + " ms"),
+    h("td", { class: "num" }, a.last_latency_seconds === null || a.last_latency_seconds === undefined
+      ? "-" : (a.last_latency_seconds * 1000).toFixed(1) + " ms"),
     h("td", { class: "num" }, dash(a.transitions)),
     h("td", { class: "mono" }, dash(a.last_detail)))));
 }

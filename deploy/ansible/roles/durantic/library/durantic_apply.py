@@ -1,14 +1,15 @@
 #!/usr/bin/python
-"""Ansible module: `durantic apply -f FILE` against the running agent, reporting whether anything changed.
+"""Ansible module: `durantic apply -f FILE` against the running agent, reporting what changed.
 
-`durantic apply` is idempotent but says nothing about change, so the module compares what
-`durantic get -o json` prints before and after: changed=false on a second run with the same file.
+`durantic apply` prints one line per object (created / configured / unchanged / pruned), so changed is
+true when any line is not `unchanged`. Check mode runs `apply --dry-run` (validated by the agent, nothing
+changed); diff mode shows `durantic diff -f FILE`.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped,unused-ignore]
@@ -17,7 +18,8 @@ DOCUMENTATION = r"""
 module: durantic_apply
 short_description: Apply a Durantic objects file (announcements, policy sets) to the running agent
 description:
-  - Runs C(durantic apply -f src) and reports changed only when the agent's objects differ afterwards.
+  - Runs C(durantic apply -f src) and reports changed when any object was created, configured or pruned.
+  - In check mode runs C(durantic apply --dry-run -f src); with --diff shows C(durantic diff -f src).
 options:
   src: {description: Objects YAML file on the managed host., type: path, required: true}
   durantic: {description: Path of the durantic CLI., type: path, default: durantic}
@@ -39,19 +41,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-before: {description: Objects before the apply (as `durantic get -o json` prints them)., returned: success, type: raw}
-after: {description: Objects after the apply., returned: success, type: raw}
+results: {description: One line per object as `durantic apply` prints it., returned: success, type: list}
 """
 
 
-def _get(module: AnsibleModule, cli: str, env: dict[str, str]) -> Any:
-    rc, out, err = module.run_command([cli, "get", "-o", "json"], environ_update=env)
+def _run(module: AnsibleModule, argv: list[str], env: dict[str, str]) -> str:
+    rc, out, err = module.run_command(argv, environ_update=env)
     if rc != 0:
-        module.fail_json(msg=f"durantic get -o json failed (exit {rc}): {(err or out).strip()}")
-    try:
-        return json.loads(out)
-    except ValueError:
-        module.fail_json(msg=f"durantic get -o json printed no JSON: {out[:200]!r}")
+        module.fail_json(msg=f"{' '.join(argv[1:])} failed (exit {rc}): {(err or out).strip()}")
+    return str(out)
 
 
 def main() -> None:
@@ -63,27 +61,26 @@ def main() -> None:
             "prune": {"type": "bool", "default": False},
             "require_running": {"type": "bool", "default": True},
         },
-        supports_check_mode=False,
+        supports_check_mode=True,
     )
     p = module.params
     if not os.path.exists(p["socket"]):
+        if module.check_mode:  # a fresh host: the agent is started by this run, then applies the file
+            module.exit_json(changed=True, msg=f"agent not running (no {p['socket']}): would be applied")
         if p["require_running"]:
             module.fail_json(msg=f"the agent is not running: no socket at {p['socket']}")
         module.exit_json(changed=False, skipped=True, msg=f"agent not running (no {p['socket']}): not applied")
     env = {"DURANTIC_SOCKET": p["socket"]}
-    before = _get(module, p["durantic"], env)
-    argv = [p["durantic"], "apply", "-f", p["src"], *(["--prune"] if p["prune"] else [])]
-    rc, out, err = module.run_command(argv, environ_update=env)
-    if rc != 0:
-        module.fail_json(msg=f"durantic apply -f {p['src']} failed (exit {rc}): {(err or out).strip()}")
-    after = _get(module, p["durantic"], env)
-    result: dict[str, Any] = {"changed": before != after, "before": before, "after": after}
+    prune = ["--prune"] if p["prune"] else []
+    result: dict[str, Any] = {}
     if module._diff:
-        result["diff"] = {
-            "before": json.dumps(before, indent=2, sort_keys=True) + "\n",
-            "after": json.dumps(after, indent=2, sort_keys=True) + "\n",
-        }
-    module.exit_json(**result)
+        text = _run(module, [p["durantic"], "diff", "-f", p["src"], *prune], env)
+        if text.strip() != "no differences":
+            result["diff"] = {"prepared": text}
+    dry = ["--dry-run"] if module.check_mode else []
+    lines = _run(module, [p["durantic"], "apply", *dry, "-f", p["src"], *prune], env).splitlines()
+    changed = any(re.match(r"^\S+ (created|configured|pruned)\b", line) for line in lines)
+    module.exit_json(changed=changed, results=lines, **result)
 
 
 if __name__ == "__main__":

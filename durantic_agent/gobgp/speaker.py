@@ -181,9 +181,9 @@ async def delete_peer(client: GobgpClient, address: str) -> None:
 
 
 async def reset_peer(client: GobgpClient, address: str, hard: bool) -> None:
-    """hard: close the session with a Cease NOTIFICATION (Hard Reset, RFC 8538: the peer drops the routes
-    even under graceful restart) and let it re-establish; soft: re-send and re-evaluate the routes in both
-    directions without touching the session."""
+    """hard: close the session with a Cease (Administrative Reset; sent as Hard Reset to a peer that
+    negotiated the RFC 8538 N-bit, so it drops the routes instead of keeping them stale) and let it
+    re-establish; soft: re-send and re-evaluate the routes in both directions, the session untouched."""
     req = api.ResetPeerRequest(address=address, soft=not hard)
     if not hard:
         req.direction = api.ResetPeerRequest.DIRECTION_BOTH

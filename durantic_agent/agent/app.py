@@ -112,6 +112,7 @@ class Agent:
         self._locks: list[int] = []  # runtime_dir (and state_dir) locks, held for the agent's life
         self.api_server: ApiServer | None = None
         self.member_liveness = MemberLiveness(self)
+        self.views = AgentViews(self)  # the read side: CLI/API rows, the web page, /metrics peer series
         self._failovers_seen: dict[str, float] = {}  # announcement -> decision already measured
 
         self.paths = PathsReconciler(self.speaker, observe=self._observe_changes)
@@ -475,7 +476,7 @@ class Agent:
             )
             self.wireguard.backend = self.wg
             self.transit = TransitMonitor(
-                lambda: self.cfg, lambda: self.members, self.wg, AgentViews(self).destinations, self.controller.wake
+                lambda: self.cfg, lambda: self.members, self.wg, self.views.destinations, self.controller.wake
             )
             await enable_forwarding()
         self.drain = DrainPhase.WITHDRAWN if self.store.state.drained else DrainPhase.NONE

@@ -14,17 +14,36 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import AgentConfig
+from ..core.types import MemberRef
+from ..desired import Desired
 from ..errors import AgentError
 from ..gobgp import speaker
+from ..gobgp.client import GobgpClient
+from ..gobgp.sidecar import Sidecar
 from ..liveness.fsm import MemberState, Params, Verdict
 from ..liveness.monitor import Monitor, Target
 from ..metrics import AGENT_METRICS
 from ..timefmt import rfc3339
+from .controller import Controller
+from .ribwatch import RibWatch
+from .wanted import Wanted
 
-if TYPE_CHECKING:
-    from .app import Agent
+
+class Agent(Protocol):
+    """What member liveness uses of the running agent (agent/app.py's Agent)."""
+
+    cfg: AgentConfig
+    members: dict[str, MemberRef]
+    last_desired: Desired
+    rib: RibWatch
+    sidecar: Sidecar
+    controller: Controller[Wanted]
+
+    def client(self) -> GobgpClient: ...
+
 
 __all__ = ["MemberLiveness"]
 

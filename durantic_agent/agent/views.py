@@ -9,21 +9,49 @@ import contextlib
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from ..aioutil import gc_paused, iterate_in_thread
-from ..core.types import RibPath
+from ..config import AgentConfig
+from ..core.types import MemberRef, RibPath
+from ..desired import Desired
 from ..errors import AgentError
+from ..fib import Fib
 from ..gobgp import bulk, rib, speaker
+from ..gobgp.client import GobgpClient
 from ..gobgp.decode import decode_destination
+from ..health.engine import HealthEngine
+from ..objects.store import ObjectStore
 from ..timefmt import age_seconds, rfc3339
 from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
+from ..views.rows import announcement_rows, check_rows
+from ..wg.port import WireGuardBackend
+from .liveness import MemberLiveness
+from .ribwatch import RibWatch
+from .transitmon import TransitMonitor
 
-if TYPE_CHECKING:
-    from .app import Agent
+
+class Agent(Protocol):
+    """What the read side uses of the running agent (agent/app.py's Agent); it never mutates any of it."""
+
+    cfg: AgentConfig
+    store: ObjectStore
+    health: HealthEngine
+    last_desired: Desired
+    fib: Fib
+    members: dict[str, MemberRef]
+    transit: TransitMonitor | None
+    rib: RibWatch
+    wg: WireGuardBackend | None
+    member_liveness: MemberLiveness
+
+    def client(self) -> GobgpClient: ...
+
+    def status(self) -> dict[str, Any]: ...
+
 
 __all__ = ["AgentViews"]
 
@@ -175,9 +203,12 @@ class AgentViews:
         return t.path_type(member) if t is not None else "Direct"
 
     async def announcements(self) -> list[dict[str, Any]]:
-        from ..api.server import announcement_rows
+        a = self.agent
+        return announcement_rows(a.store.state.announcements, a.health.statuses(), a.last_desired.paths)
 
-        return announcement_rows(self.agent)
+    async def checks(self) -> list[dict[str, Any]]:
+        a = self.agent
+        return check_rows(a.store.state.announcements, a.health.statuses(), a.health.passing)
 
     async def policies(self) -> dict[str, Any]:
         st = self.agent.store.state

@@ -17,23 +17,50 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from ..config.schema import AgentConfig
+from ..desired import DrainPhase
 from ..errors import AgentError, ConfigError, StorageError, ValidationFailed
 from ..limits import WEB_HEAD_TIMEOUT, WEB_IDLE_TIMEOUT, WEB_LIFETIME, raise_nofile_limit, web_connection_cap
 from ..objects.announcement import Announcement
 from ..objects.document import parse_doc
-from ..redact import redact_announcement
-from ..timefmt import rfc3339
+from ..objects.store import ObjectStore
 from ..validation import format_errors
+from ..views.provider import ViewProvider
 from .guard import ConnectionGuard
 
-if TYPE_CHECKING:
-    from ..agent.app import Agent
+
+class LiveViews(ViewProvider, Protocol):
+    """The read side the API serves (agent/views.py's AgentViews)."""
+
+    async def checks(self) -> list[dict[str, Any]]: ...
+
+    def iter_rib_json(self, prefix: str | None = None, longer: bool = False) -> AsyncIterator[bytes]: ...
+
+
+class Agent(Protocol):
+    """What the API uses of the running agent: its objects, views and operations (agent/app.py's Agent)."""
+
+    cfg: AgentConfig
+    store: ObjectStore
+    drain: DrainPhase
+
+    @property
+    def views(self) -> LiveViews: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def objects_changed(self) -> None: ...
+
+    async def reload(self) -> None: ...
+
+    async def set_drain(self, drained: bool, grace: float) -> None: ...
+
 
 __all__ = ["ApiServer", "build_api_app"]
 
@@ -117,7 +144,7 @@ def build_api_app(agent: Agent) -> web.Application:
     @routes.get("/v1/status")
     async def status(request: web.Request) -> web.Response:
         st = agent.status()
-        st["peers"] = await agent_peers(agent)
+        st["peers"] = await agent.views.peers()
         return _json(st)
 
     @routes.get("/v1/objects")
@@ -141,12 +168,12 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.get("/v1/announcements")
     async def list_announcements(request: web.Request) -> web.Response:
-        return _json(announcement_rows(agent))
+        return _json(await agent.views.announcements())
 
     @routes.get("/v1/announcements/{name}")
     async def show_announcement(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        rows = [r for r in announcement_rows(agent) if r["name"] == name]
+        rows = [r for r in await agent.views.announcements() if r["name"] == name]
         if not rows:
             return _error(404, f"announcement {name!r} not found")
         return _json(rows[0])
@@ -199,7 +226,7 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.get("/v1/checks")
     async def checks(request: web.Request) -> web.Response:
-        return _json(check_rows(agent))
+        return _json(await agent.views.checks())
 
     @routes.post("/v1/reload")
     async def reload(request: web.Request) -> web.Response:
@@ -225,7 +252,6 @@ def build_api_app(agent: Agent) -> web.Application:
     @routes.get("/v1/rib")
     async def rib(request: web.Request) -> web.StreamResponse:
         """?prefix=P: that destination; with &longer=1, every destination inside P."""
-        from ..agent.views import AgentViews
 
         prefix = request.query.get("prefix") or None
         longer = _flag(request, "longer")
@@ -238,7 +264,7 @@ def build_api_app(agent: Agent) -> web.Application:
                 raise ValidationFailed(f"prefix: {prefix!r} is not an address or prefix") from None
         elif longer:
             raise ValidationFailed("longer: needs a prefix")
-        return await stream_json_arrays(request, AgentViews(agent).iter_rib_json(prefix, longer=longer))
+        return await stream_json_arrays(request, agent.views.iter_rib_json(prefix, longer=longer))
 
     @routes.get("/metrics")
     async def metrics(request: web.Request) -> web.Response:
@@ -246,9 +272,8 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.get("/v1/policies")
     async def policies(request: web.Request) -> web.Response:
-        from ..agent.views import AgentViews
 
-        return _json(await AgentViews(agent).policies())
+        return _json(await agent.views.policies())
 
     @routes.get("/v1/policies/{name}")
     async def show_policy(request: web.Request) -> web.Response:
@@ -298,7 +323,7 @@ def build_api_app(agent: Agent) -> web.Application:
 
     @routes.get("/v1/peers")
     async def peers(request: web.Request) -> web.Response:
-        return _json(await agent_peers(agent))
+        return _json(await agent.views.peers())
 
     app = web.Application(middlewares=[_errors])
     app.add_routes(routes)
@@ -325,66 +350,6 @@ async def stream_json_arrays(request: web.Request, chunks: AsyncIterator[bytes])
     await resp.write(b"]")
     await resp.write_eof()
     return resp
-
-
-def announcement_rows(agent: Agent) -> list[dict[str, Any]]:
-    rows = []
-    statuses = agent.health.statuses()
-    announced = agent.last_desired.paths
-    for a in agent.store.state.announcements:
-        st = statuses.get(a.name)
-        rows.append(
-            {
-                "name": a.name,
-                "kind": a.kind,
-                "prefix": a.prefix,
-                "enabled": a.enabled,
-                "announced": a.prefix in announced and announced[a.prefix].owner == a.name,
-                "check": a.health_check.kind if a.health_check is not None else None,
-                "state": (st.state.value if st else ("disabled" if not a.enabled else "none")),
-                "last_detail": st.last_detail if st else None,
-                "last_latency_seconds": st.last_latency if st else None,
-                "transitions": st.transitions if st else 0,
-                "communities": list(a.communities),
-                "large_communities": list(a.large_communities),
-                "med": a.med,
-                "object": redact_announcement(a.model_dump(mode="json", exclude_defaults=True)),
-            }
-        )
-    return rows
-
-
-def check_rows(agent: Agent) -> list[dict[str, Any]]:
-    out = []
-    anns = {a.name: a for a in agent.store.state.announcements}
-    for name, st in agent.health.statuses().items():
-        ann = anns.get(name)
-        hc = ann.health_check if ann else None
-        out.append(
-            {
-                "name": name,
-                "type": hc.kind if hc is not None else None,
-                "state": st.state.value,
-                "passing": agent.health.passing(name),
-                "last_ok": st.last_ok,
-                "last_detail": st.last_detail,
-                "last_latency_seconds": st.last_latency,
-                "last_probe_at": rfc3339(st.last_probe_at),
-                "transitions": st.transitions,
-                "last_transition_at": rfc3339(st.last_transition_at),
-                "held_down_until": rfc3339(st.held_down_until),
-                "probes": st.probes,
-                # CLOCK_MONOTONIC of the probe that decided the last transition (failover timing)
-                "decided_at_monotonic": st.decided_at_monotonic,
-            }
-        )
-    return out
-
-
-async def agent_peers(agent: Agent) -> list[dict[str, Any]]:
-    from ..agent.views import AgentViews
-
-    return await AgentViews(agent).peers()
 
 
 _LISTEN_RETRY = (1.0, 30.0)
@@ -500,11 +465,10 @@ def host_name(header: str) -> str:
 async def metrics_response(agent: Agent) -> web.Response:
     """Prometheus text: the peer series are refreshed from gobgpd and WireGuard first (they are read on
     demand, not tracked), then everything is rendered off the loop (~100 ms at 30k series)."""
-    from ..agent.views import AgentViews
     from ..metrics import AGENT_METRICS
 
     with contextlib.suppress(AgentError, OSError):
-        AGENT_METRICS.set_peers(await AgentViews(agent).peers())
+        AGENT_METRICS.set_peers(await agent.views.peers())
     body = await asyncio.to_thread(generate_latest)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -530,10 +494,9 @@ def build_view_app(agent: Agent) -> web.Application:
 
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/status", status)
-    from ..agent.views import AgentViews
     from ..web import make_web_app
 
-    app.add_subapp("/ui/", make_web_app(AgentViews(agent)))
+    app.add_subapp("/ui/", make_web_app(agent.views))
 
     async def index(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/ui/")

@@ -209,7 +209,7 @@ async function loadPeers() {
       ? "-" : p.last_handshake_at ? dur(p.handshake_age_seconds) : "never"),
     h("td", { class: "num" }, bytes(p.rx_bytes) + " / " + bytes(p.tx_bytes)),
     h("td", { class: "path-type" }, pathTypeCell(p.path_type)),
-    h("td", { class: "liveness", title: p.liveness ? "since " + utc(p.liveness.since) : "" },
+    h("td", { class: "liveness", title: p.liveness && p.liveness.since ? "since " + p.liveness.since : "" },
       livenessCell(p.liveness)))));
 }
 

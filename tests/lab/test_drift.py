@@ -73,13 +73,11 @@ def test_kernel_route_vip_and_gobgpd_path_come_back(demo: DemoLab) -> None:
     assert a_lo()
     routes0, vips0, paths0 = _drift(demo, "c", "routes"), _drift(demo, "a", "vips"), _drift(demo, "a", "paths")
 
-    lab.sh(c.ns, f"ip route del {VIP_PREFIX} proto 186")
-    assert not c_route()
+    lab.sh(c.ns, f"ip route del {VIP_PREFIX} proto 186")  # a resync may put it back at once: the counter says
     _restored("c: kernel route back", c_route, took)
     assert _drift(demo, "c", "routes") >= routes0 + 1
 
     lab.sh(a.ns, f"ip addr del {VIP}/32 dev lo")
-    assert not a_lo()
     _restored("a: VIP back on lo", a_lo, took)
     assert _drift(demo, "a", "vips") >= vips0 + 1
 

@@ -128,11 +128,13 @@ class AgentViews:
         """The destinations of exactly these prefixes (one ListPath per family)."""
         return await rib.lookup(self.agent.client(), prefixes)
 
-    async def peers(self) -> list[dict[str, Any]]:
+    async def peers(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Peers with gobgpd's view of them; "unknown" state when gobgpd does not answer (within `timeout`)."""
         a = self.agent
         infos: dict[str, speaker.PeerInfo] = {}
-        with contextlib.suppress(AgentError):
-            infos = await speaker.list_peer_info(a.client())
+        if a.sidecar.responsive:  # a gobgpd the watchdog saw miss a probe is not asked again meanwhile
+            with contextlib.suppress(AgentError):
+                infos = await speaker.list_peer_info(a.client(), timeout)
         wg: dict[str, Any] = {}
         if a.wg is not None:
             for mesh in a.cfg.meshes:

@@ -97,6 +97,8 @@ _SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _API_CSP = "default-src 'none'; frame-ancestors 'none'"
+STATUS_GOBGPD_DEADLINE = 0.5
+"""Seconds `status` waits for gobgpd's peer list: status answers within 1 s even with gobgpd hung."""
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -113,7 +115,7 @@ def build_api_app(agent: Agent) -> web.Application:
     @routes.get("/v1/status")
     async def status(request: web.Request) -> web.Response:
         st = agent.status()
-        st["peers"] = await agent_peers(agent)
+        st["peers"] = await agent_peers(agent, STATUS_GOBGPD_DEADLINE)
         return _json(st)
 
     @routes.get("/v1/objects")
@@ -364,10 +366,10 @@ def check_rows(agent: Agent) -> list[dict[str, Any]]:
     return out
 
 
-async def agent_peers(agent: Agent) -> list[dict[str, Any]]:
+async def agent_peers(agent: Agent, timeout: float | None = None) -> list[dict[str, Any]]:
     from ..agent.views import AgentViews
 
-    return await AgentViews(agent).peers()
+    return await AgentViews(agent).peers(timeout)
 
 
 _LISTEN_RETRY = (1.0, 30.0)

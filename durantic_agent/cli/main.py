@@ -7,6 +7,7 @@ import contextlib
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -174,6 +175,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"machine   {m['name']}  AS{m['asn']}  router-id {m['router_id']}")
     click.echo(f"agent     {st['version']}  pid {st['pid']}  up {st['uptime']:.0f}s  drain {st['drain']}")
     click.echo(f"gobgpd    {g['version']}  pid {g['pid']}  restarts {g['restarts']}  ready {g['ready']}")
+    if not g.get("responsive", True):
+        since = time.time() - g["unresponsive_since"] if g.get("unresponsive_since") else 0.0
+        click.echo(f"gobgpd    UNRESPONSIVE: {g['missed_probes']} GetBgp probes unanswered ({since:.0f}s)")
     bad = {k: v for k, v in st["reconcile"].items() if not v["ok"]}
     for k, v in bad.items():
         click.echo(f"reconcile {k}: {v['error']}")

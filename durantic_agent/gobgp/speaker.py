@@ -145,9 +145,9 @@ _STATES = {
 }
 
 
-async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
+async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> dict[str, PeerInfo]:
     out: dict[str, PeerInfo] = {}
-    async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True)):
+    async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True), timeout=timeout):
         p = r.peer
         received = accepted = advertised = 0
         for afi in p.afi_safis:
@@ -248,7 +248,8 @@ async def _stream(client: GobgpClient, specs: Sequence[PathSpec], withdraw: bool
         hold = table is not None and hold_watch(len(specs), table)
     try:
         with reader_held(client) if hold else contextlib.nullcontext():
-            await client.stub.AddPathStream(gen())
+            # a deadline that grows with the stream: ~100k paths/s is gobgpd's pace on a loaded machine
+            await client.stub.AddPathStream(gen(), timeout=30.0 + len(specs) / 10_000)
     except grpc.aio.AioRpcError as e:
         raise translate_rpc_error(e, "AddPathStream") from None
 

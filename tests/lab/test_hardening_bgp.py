@@ -79,7 +79,9 @@ def test_stopped_gobgpd_status_answers_says_unresponsive_and_the_watchdog_restar
 
     os.kill(pid, signal.SIGSTOP)
     try:
-        out = wait_for(lambda: "UNRESPONSIVE" in (t := status_text()) and t, 20, "status to say unresponsive")
+        out = wait_for(
+            lambda: next((t for t in [status_text()] if "UNRESPONSIVE" in t), ""), 20, "status to say unresponsive"
+        )
         assert "GetBgp probes unanswered" in out, out
         st = h.api("GET", "/v1/status")
         assert st["gobgpd"]["responsive"] is False and st["gobgpd"]["unresponsive_since"], st["gobgpd"]

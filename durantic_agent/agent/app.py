@@ -45,6 +45,7 @@ from ..netlink.addrs import LoopbackAddrs
 from ..netlink.routes import KernelRoutes
 from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
+from ..peer_policy import peer_policies
 from ..policy.model import PolicyAssignment
 from ..policy.translate import translate
 from ..wg.keys import public_key
@@ -205,13 +206,22 @@ class Agent:
         for addr, spec in d.peers.items():
             neighbors.setdefault(spec.name, []).append(addr)
         mesh = mesh_policies(self.members)
+        hostile = peer_policies(
+            {
+                str(m.address): (m.name, [str(n) for n in m.allowed_prefixes])
+                for mesh_cfg in self.cfg.meshes
+                for m in mesh_cfg.members or []
+                if m.allowed_prefixes is not None and str(m.address) in self.members
+            },
+            [str(n.address) for n in self.cfg.neighbors if not n.accept_default_route],
+        )
         return translate(
             st.policy_sets,
             assignment,
             my_asn=self.cfg.machine.asn,
             neighbors=neighbors,
-            agent_defined_sets=mesh.defined_sets,
-            agent_import=mesh.import_policies,
+            agent_defined_sets=[*hostile.defined_sets, *mesh.defined_sets],
+            agent_import=[*hostile.import_policies, *mesh.import_policies],
             agent_export=mesh.export_policies,
         )
 

@@ -17,6 +17,7 @@ from ..core.types import RibPath
 from ..errors import AgentError
 from ..gobgp import bulk, rib, speaker
 from ..gobgp.decode import decode_destination
+from ..metrics import AGENT_METRICS
 from ..views.prefix_index import PrefixIndex, prefix_key
 from ..views.rib import rib_rows, row_matches
 
@@ -156,6 +157,9 @@ class AgentViews:
                     "received": i.received if i else 0,
                     "accepted": i.accepted if i else 0,
                     "advertised": i.advertised if i else 0,
+                    "max_prefixes": spec.max_prefixes,
+                    "prefix_limited": i.prefix_limited if i else False,
+                    "reason": i.reason if i and i.state != "established" else "",
                     "wg_endpoint": w.endpoint if w else None,
                     "last_handshake": w.last_handshake if w else None,
                     "rx_bytes": w.rx_bytes if w else None,
@@ -164,6 +168,8 @@ class AgentViews:
                     "liveness": a.member_liveness.view(addr) if spec.kind == "member" else None,
                 }
             )
+        if infos:
+            AGENT_METRICS.peer_states(out)
         return out
 
     def _path_type(self, member: str) -> str:

@@ -487,6 +487,7 @@ def build_view_app(agent: Agent) -> web.Application:
     app.on_response_prepare.append(_security_headers)
 
     async def metrics(request: web.Request) -> web.Response:
+        await agent_peers(agent, STATUS_GOBGPD_DEADLINE)  # refreshes the peer series from gobgpd
         # Rendering ~30k series (1,000 checks) takes ~100 ms: off the loop, so a scrape does not delay probes.
         body = await asyncio.to_thread(generate_latest)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -185,10 +185,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     lv = st.get("liveness") or {}
     if lv.get("error"):
         click.echo(f"liveness  {lv['error']}")
-    from ..views.render import fmt_liveness
+    from ..views.render import fmt_liveness, fmt_state
 
     _table(
-        [[p["name"], p["address"], p["asn"], p["state"], fmt_liveness(p.get("liveness"))] for p in st["peers"]],
+        [[p["name"], p["address"], p["asn"], fmt_state(p), fmt_liveness(p.get("liveness"))] for p in st["peers"]],
         ["PEER", "ADDRESS", "ASN", "STATE", "DATA PLANE"],
     )
 

@@ -63,6 +63,8 @@ class PeerInfo:
     router_id: str
     flops: int
     out_queue: int  # updates gobgpd has queued for this peer but not yet written to the session
+    prefix_limited: bool = False  # closed with a Cease for sending more than max_prefixes; held down
+    reason: str = ""  # why the session last went down, as gobgpd says
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -92,6 +94,8 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
         afi = api.AfiSafi(config=api.AfiSafiConfig(family=fam, enabled=True))
         if spec.graceful_restart:
             afi.mp_graceful_restart.CopyFrom(api.MpGracefulRestart(config=api.MpGracefulRestartConfig(enabled=True)))
+        if spec.max_prefixes:
+            afi.prefix_limits.CopyFrom(api.PrefixLimit(family=fam, max_prefixes=spec.max_prefixes))
         afis.append(afi)
     peer = api.Peer(
         conf=api.PeerConf(
@@ -143,6 +147,11 @@ async def list_owned_peers(client: GobgpClient) -> dict[str, str]:
 _STATES = {
     v.number: v.name.removeprefix("SESSION_STATE_").lower() for v in api.PeerState.SessionState.DESCRIPTOR.values
 }
+_REASONS = {
+    v.number: v.name.removeprefix("DISCONNECT_REASON_").lower().replace("_", " ")
+    for v in api.PeerState.DisconnectReason.DESCRIPTOR.values
+    if v.number
+}
 
 
 async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> dict[str, PeerInfo]:
@@ -167,8 +176,17 @@ async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> d
             router_id=p.state.router_id,
             flops=p.state.flops,
             out_queue=p.state.queues.output + p.state.out_q,
+            prefix_limited=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
+            reason=_reason(p.state),
         )
     return out
+
+
+def _reason(state: Any) -> str:
+    if state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT:
+        return "prefix limit exceeded (max_prefixes): closed with a Cease, held down"
+    why = _REASONS.get(state.disconnect_reason, "")
+    return f"{why}: {state.disconnect_message}" if why and state.disconnect_message else why
 
 
 async def add_peer(client: GobgpClient, spec: PeerSpec, local_restarting: bool = False) -> None:

@@ -106,7 +106,7 @@ def render_peers(peers: Sequence[Mapping[str, Any]], now: float | None = None) -
             str(p["name"]),
             str(p["address"]),
             str(p["asn"]),
-            str(p["state"]),
+            fmt_state(p),
             fmt_age(p.get("uptime"), now) if p.get("state") == "established" else "-",
             f"{_dash(p.get('received'))}/{_dash(p.get('accepted'))}/{_dash(p.get('advertised'))}",
             fmt_age(p.get("last_handshake"), now) if p.get("wg_endpoint") is not None else "-",
@@ -118,6 +118,13 @@ def render_peers(peers: Sequence[Mapping[str, Any]], now: float | None = None) -
     ]
     headers = ("Peer", "Address", "AS", "State", "Up", "Rcv/Acc/Adv", "Handshake", "Endpoint", "Path", "Data plane")
     return table(headers, rows)
+
+
+def fmt_state(p: Mapping[str, Any]) -> str:
+    """BGP state; a session held down by its prefix limit says so (the reason is in --json)."""
+    return (
+        f"{p['state']} (max_prefixes {p.get('max_prefixes')} exceeded)" if p.get("prefix_limited") else str(p["state"])
+    )
 
 
 def fmt_liveness(lv: Mapping[str, Any] | None, now: float | None = None) -> str:

@@ -97,3 +97,68 @@ def test_stopped_gobgpd_status_answers_says_unresponsive_and_the_watchdog_restar
     finally:
         if not gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+# ----- class 8: hostile neighbours ------------------------------------------------------------------
+
+
+def metrics(ns: str, port: int) -> str:
+    """The agent's /metrics, fetched from inside its namespace."""
+    code = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+    return run(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", code, f"http://127.0.0.1:{port}/metrics"]).stdout
+
+
+def kernel_route(ns: str, prefix: str) -> str:
+    return run(["ip", "-n", ns, "route", "show", "exact", prefix]).stdout.strip()
+
+
+def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_reaches_the_kernel(lab: Lab) -> None:
+    """Class 8: b3 sends 12 routes against max_prefixes 5: its session closes with a Cease (BIRD reads
+    it), is held down and shown in peers, status and metrics; b2's session is untouched. b2's default
+    route is rejected by default (RFC 8212 spirit) while its other route reaches the kernel."""
+    a, b2, b3 = lab.ns("pfx-a"), lab.ns("pfx-b2"), lab.ns("pfx-b3")
+    lab.segment("pfx", {a: "10.94.0.1/24", b2: "10.94.0.2/24", b3: "10.94.0.3/24"})
+    flood = " ".join(f"route 10.82.{i}.0/24 blackhole;" for i in range(12))
+    _, s2 = lab.start_bird(
+        "pfx-bird2", b2, BIRD_CONF.format(n=2, routes="route 0.0.0.0/0 blackhole; route 10.81.0.0/24 blackhole;")
+    )
+    _, s3 = lab.start_bird("pfx-bird3", b3, BIRD_CONF.format(n=3, routes=flood))
+    port = 19181
+    cfg = lab.agent_config(
+        "pfx-a",
+        4200000001,
+        "10.94.0.1",
+        neighbors=[
+            {"name": "b2", "address": "10.94.0.2", "asn": 4200000002},
+            {"name": "b3", "address": "10.94.0.3", "asn": 4200000003, "max_prefixes": 5},
+        ],
+    )
+    cfg["api"]["http"] = f"127.0.0.1:{port}"
+    h = lab.start_agent("pfx-a", a, cfg)
+    wait_for(lambda: kernel_route(a, "10.81.0.0/24"), 40, "b2's route in the kernel")
+    wait_for(lambda: h.peers()["b3"]["prefix_limited"], 40, "b3 held down by its prefix limit")
+    wait_for(
+        lambda: "Maximum number of prefixes" in birdc(s3, "show", "protocols", "all", "b3"),
+        20,
+        "BIRD to read the Cease",
+    )
+    peers = h.peers()
+    assert peers["b2"]["state"] == "established", peers["b2"]
+    assert peers["b3"]["state"] != "established" and "prefix limit" in peers["b3"]["reason"], peers["b3"]
+    up2 = peers["b2"]["uptime"]
+    out = h.cli("status").stdout
+    assert "max_prefixes 5 exceeded" in out, out
+    assert "max_prefixes 5 exceeded" in h.cli("peers").stdout
+    m = metrics(a, port)
+    assert 'durantic_peer_prefix_limited{peer="b3"} 1.0' in m, m
+    assert 'durantic_peer_prefix_limit_shutdowns_total{peer="b3"} 1.0' in m, m
+    assert 'durantic_peer_prefix_limited{peer="b2"} 0.0' in m and 'durantic_peer_established{peer="b2"} 1.0' in m
+    # held down: b3 does not come back by itself, and none of its routes are in the kernel
+    wait_for(lambda: not any(kernel_route(a, f"10.82.{i}.0/24") for i in range(12)), 20, "b3's routes gone")
+    assert h.peers()["b3"]["prefix_limited"] and h.peers()["b2"]["uptime"] == up2
+    # b2's default route: rejected on import, so neither in the RIB nor in the kernel
+    assert kernel_route(a, "0.0.0.0/0") == ""
+    rib = h.api("GET", "/v1/rib")
+    assert all(r["prefix"] != "0.0.0.0/0" for r in rib), rib
+    assert any(r["prefix"] == "10.81.0.0/24" for r in rib)
+    assert "0.0.0.0/0" in birdc(s2, "show", "route", "export", "b2"), "b2 never sent its default route"

@@ -206,15 +206,7 @@ class Agent:
         for addr, spec in d.peers.items():
             neighbors.setdefault(spec.name, []).append(addr)
         mesh = mesh_policies(self.members)
-        hostile = peer_policies(
-            {
-                str(m.address): (m.name, [str(n) for n in m.allowed_prefixes])
-                for mesh_cfg in self.cfg.meshes
-                for m in mesh_cfg.members or []
-                if m.allowed_prefixes is not None and str(m.address) in self.members
-            },
-            [str(n.address) for n in self.cfg.neighbors if not n.accept_default_route],
-        )
+        hostile = peer_policies(self.restricted_members(), self.no_default_route_from())
         return translate(
             st.policy_sets,
             assignment,
@@ -224,6 +216,19 @@ class Agent:
             agent_import=[*hostile.import_policies, *mesh.import_policies],
             agent_export=mesh.export_policies,
         )
+
+    def restricted_members(self) -> dict[str, tuple[str, list[str]]]:
+        """Mesh address -> (name, allowed_prefixes) of every other member that has allowed_prefixes."""
+        return {
+            str(m.address): (m.name, [str(n) for n in m.allowed_prefixes])
+            for mesh in self.cfg.meshes
+            for m in mesh.members or []
+            if m.allowed_prefixes is not None and str(m.address) in self.members
+        }
+
+    def no_default_route_from(self) -> list[str]:
+        """Addresses of the external neighbours whose default route is rejected on import."""
+        return [str(n.address) for n in self.cfg.neighbors if not n.accept_default_route]
 
     def _interfaces(self) -> dict[str, WgInterface]:
         return {

@@ -19,7 +19,7 @@ from ..gobgp import bulk, rib, speaker
 from ..gobgp.decode import decode_destination
 from ..metrics import AGENT_METRICS
 from ..views.prefix_index import PrefixIndex, prefix_key
-from ..views.rib import rib_rows, row_matches
+from ..views.rib import inside, path_dict, rib_rows, row_matches
 
 if TYPE_CHECKING:
     from .app import Agent
@@ -93,6 +93,36 @@ class AgentViews:
             st = statuses.get(ann.name)
             health[ann.prefix] = st.state.value if st else ("disabled" if not ann.enabled else "no check")
         return names, installed, reach, health
+
+    async def rejected_rows(self) -> list[dict[str, Any]]:
+        """Routes the agent's own import statements rejected (peer_policy.py), each with its reason."""
+        a = self.agent
+        client = a.client()
+        names, _, reach, health = self._maps()
+        found: list[tuple[RibPath, str]] = []
+        for addr, (name, allowed) in a.restricted_members().items():
+            for p in await rib.rejected_paths(client, addr):
+                why = (
+                    f"rejected on import: outside the allowed_prefixes of {name}"
+                    if not inside(p.prefix, allowed)
+                    else "rejected by import policy"
+                )
+                found.append((p, why))
+        for addr in a.no_default_route_from():
+            for p in await rib.rejected_paths(client, addr, ["0.0.0.0/0", "::/0"]):
+                who = names.get(addr, addr)
+                found.append((p, f"rejected on import: default route from neighbour {who} (accept_default_route)"))
+        return [
+            {
+                "prefix": p.prefix,
+                "family": p.family,
+                "paths": [path_dict(p, names, False, reach, health) | {"rejected": why}],
+                "explain": [],
+                "best_reason": why,
+                "rejected": why,
+            }
+            for p, why in sorted(found, key=lambda f: prefix_key(f[0].prefix))
+        ]
 
     async def rib_rows(self, prefix: str | None = None) -> list[dict[str, Any]]:
         names, installed, reach, health = self._maps()

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -227,7 +228,17 @@ def build_api_app(agent: Agent) -> web.Application:
                 prefix = str(ipaddress.ip_network(prefix, strict=False))
             except ValueError:
                 raise ValidationFailed(f"prefix: {prefix!r} is not an address or prefix") from None
-        return await stream_json_arrays(request, AgentViews(agent).iter_rib_json(prefix))
+        views = AgentViews(agent)
+        if request.query.get("rejected") not in ("1", "true"):
+            return await stream_json_arrays(request, views.iter_rib_json(prefix))
+
+        async def with_rejected() -> AsyncIterator[bytes]:
+            async for chunk in views.iter_rib_json(prefix):
+                yield chunk
+            rows = [r for r in await views.rejected_rows() if prefix is None or r["prefix"] == prefix]
+            yield orjson.dumps(rows, default=str)
+
+        return await stream_json_arrays(request, with_rejected())
 
     @routes.get("/v1/policies")
     async def policies(request: web.Request) -> web.Response:

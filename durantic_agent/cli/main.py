@@ -217,7 +217,9 @@ def rib(ctx: click.Context, prefix: str | None, show_all: bool, explain: bool, a
     """The RIB: per destination its paths, best first, and why the best won."""
     from ..views.render import render_rib
 
-    params = {"prefix": prefix} if prefix else None
+    params = {"prefix": prefix} if prefix else {}
+    if show_all:
+        params["rejected"] = "1"  # and the routes the agent's import rules rejected, with the reason
     if as_json:
         # passed through as the agent writes it: re-parsing and re-indenting 100k routes took seconds
         _call(_api(ctx).copy_to, "/v1/rib", sys.stdout.buffer, params)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
+import yaml
 
-from .harness import DURANTIC, Lab, run, wait_for
+from .harness import DURANTIC, AgentHandle, Lab, run, wait_for
+from .mesh import Machine, keygen, members_doc, mesh_config
 
 pytestmark = pytest.mark.lab
 
@@ -162,3 +165,52 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     assert all(r["prefix"] != "0.0.0.0/0" for r in rib), rib
     assert any(r["prefix"] == "10.81.0.0/24" for r in rib)
     assert "0.0.0.0/0" in birdc(s2, "show", "route", "export", "b2"), "b2 never sent its default route"
+
+
+# ----- class 8: a mesh member announcing what is not its own -------------------------------------------
+
+
+def rib_all_with(h: AgentHandle, prefix: str) -> str:
+    """`durantic rib --all` once it lists `prefix` ("" before)."""
+    out = h.cli("rib", "--all").stdout
+    return out if prefix in out else ""
+
+
+def test_member_route_outside_allowed_prefixes_is_rejected_at_every_member_and_shown_in_rib_all(lab: Lab) -> None:
+    """Class 8: a's entry in the members file allows 192.168.60.0/24 only. a announces it and
+    192.168.61.0/24: b and c install the first, reject the second on import (not in their kernel, not
+    relayed), and `rib --all` shows it rejected with the reason."""
+    ms = [
+        Machine("own-a", lab.ns("own-a"), "10.96.0.1", "100.65.0.1", 4200000001),
+        Machine("own-b", lab.ns("own-b"), "10.96.0.2", "100.65.0.2", 4200000002),
+        Machine("own-c", lab.ns("own-c"), "10.96.0.3", "100.65.0.3", 4200000003),
+    ]
+    lab.segment("own", {m.ns: f"{m.underlay}/24" for m in ms})
+    for m in ms:
+        keygen(lab, m)
+    doc = members_doc(ms)
+    doc["members"][0]["allowed_prefixes"] = ["192.168.60.0/24"]
+    mf = lab.base / "members-own.yaml"
+    mf.write_text(yaml.safe_dump(doc))
+    agents = {}
+    for m in ms:
+        cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, "m", 24, str(mf))])
+        cfg["wireguard"] = {"backend": "userspace"}
+        agents[m.name] = lab.start_agent(m.name, m.ns, cfg)
+    a, b, c = agents["own-a"], agents["own-b"], agents["own-c"]
+    wait_for(lambda: a.established("own-b", "own-c") and b.established("own-c"), 45, "the mesh's sessions")
+    assert a.cli("announce", "add", "allowed", "--route", "192.168.60.0/24").returncode == 0
+    assert a.cli("announce", "add", "foreign", "--route", "192.168.61.0/24").returncode == 0
+    for h in (b, c):
+        wait_for(partial(kernel_route, h.ns, "192.168.60.0/24"), 20, f"{h.name}: a's allowed route in the kernel")
+        got = wait_for(partial(rib_all_with, h, "192.168.61.0/24"), 20, f"{h.name}: rib --all")
+        line = next(ln for ln in got.splitlines() if "192.168.61.0/24" in ln)
+        assert "rejected on import: outside the allowed_prefixes of own-a" in line, got
+        assert kernel_route(h.ns, "192.168.61.0/24") == "", f"{h.name} installed a's foreign route"
+        rows = h.api("GET", "/v1/rib")
+        assert all(r["prefix"] != "192.168.61.0/24" for r in rows), rows  # not in the RIB, so never relayed
+        assert any(r["prefix"] == "192.168.60.0/24" for r in rows)
+    # the mesh address of a is always allowed: its session and its /32 still work
+    assert b.established("own-a") and c.established("own-a")
+    assert any(r["prefix"] == "100.65.0.1/32" for r in b.api("GET", "/v1/rib")), "a's mesh address was rejected"
+    assert a.api("GET", "/v1/rib") and any(r["prefix"] == "192.168.61.0/24" for r in a.api("GET", "/v1/rib"))

@@ -5,6 +5,10 @@
 - A default route (0.0.0.0/0, ::/0) from an external neighbour is rejected unless that neighbour has
   `accept_default_route: true`: one neighbour's default would otherwise steer every flow of the machine
   (and, re-advertised, of the mesh) into it.
+- RFC 8212 for external neighbours (`neighbour_defaults`, placed after every user policy, so a user
+  rule's accept or reject wins): nothing is imported from a neighbour unless a user rule accepts it or the
+  neighbour says `import: accept`; nothing but this machine's own routes is exported to a neighbour
+  unless a user rule accepts it or the neighbour says `export: accept`. Mesh members are not affected.
 
 GoBGP prefix sets are per address family and a set never matches a route of the other family, so each
 restricted member gets one statement per family; a family with nothing allowed gets a set that only
@@ -18,7 +22,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_ROUTE_STATEMENT", "PeerPolicies", "allowed_statement", "peer_policies"]
+__all__ = [
+    "DEFAULT_ROUTE_STATEMENT",
+    "NeighbourDefaults",
+    "PeerPolicies",
+    "allowed_statement",
+    "neighbour_defaults",
+    "peer_policies",
+]
 
 POLICY = "durantic-agent:peer-in"
 DEFAULT_ROUTE_STATEMENT = "no-default-route"
@@ -90,3 +101,42 @@ def peer_policies(allowed: Mapping[str, tuple[str, Sequence[str]]], no_default_f
     if not statements:
         return PeerPolicies([], [])
     return PeerPolicies(sets, [{"name": POLICY, "statements": statements}])
+
+
+@dataclass(frozen=True)
+class NeighbourDefaults:
+    defined_sets: list[dict[str, Any]]
+    import_policies: list[dict[str, Any]]
+    export_policies: list[dict[str, Any]]
+
+
+def neighbour_defaults(reject_import: Iterable[str], own_export: Iterable[str]) -> NeighbourDefaults:
+    """`reject_import`: neighbours whose routes are rejected unless a user rule accepted them;
+    `own_export`: neighbours sent only this machine's own (local) routes unless a user rule accepted others."""
+    sets: list[dict[str, Any]] = []
+    imp: list[dict[str, Any]] = []
+    exp: list[dict[str, Any]] = []
+    strict_in = sorted(_host(a) for a in reject_import)
+    if strict_in:
+        sets.append({"defined_type": "NEIGHBOR", "name": "durantic-agent:import-reject", "list": strict_in})
+        cond = {"neighbor_set": {"type": "ANY", "name": "durantic-agent:import-reject"}}
+        statement = {"name": "rfc8212-import", "conditions": cond, "actions": {"route_action": "REJECT"}}
+        imp.append({"name": "durantic-agent:neighbour-in", "statements": [statement]})
+    strict_out = sorted(_host(a) for a in own_export)
+    if strict_out:
+        sets.append({"defined_type": "NEIGHBOR", "name": "durantic-agent:export-own", "list": strict_out})
+        cond = {"neighbor_set": {"type": "ANY", "name": "durantic-agent:export-own"}}
+        exp.append(
+            {
+                "name": "durantic-agent:neighbour-out",
+                "statements": [
+                    {
+                        "name": f"rfc8212-export-{kind.lower()}",
+                        "conditions": {**cond, "route_type": kind},
+                        "actions": {"route_action": "REJECT"},
+                    }
+                    for kind in ("EXTERNAL", "INTERNAL")
+                ],
+            }
+        )
+    return NeighbourDefaults(sets, imp, exp)

@@ -45,7 +45,7 @@ from ..netlink.addrs import LoopbackAddrs
 from ..netlink.routes import KernelRoutes
 from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
-from ..peer_policy import peer_policies
+from ..peer_policy import neighbour_defaults, peer_policies
 from ..policy.model import PolicyAssignment
 from ..policy.translate import translate
 from ..wg.keys import public_key
@@ -207,14 +207,20 @@ class Agent:
             neighbors.setdefault(spec.name, []).append(addr)
         mesh = mesh_policies(self.members)
         hostile = peer_policies(self.restricted_members(), self.no_default_route_from())
+        nb = neighbour_defaults(
+            [str(n.address) for n in self.cfg.neighbors if n.import_ == "reject"],
+            [str(n.address) for n in self.cfg.neighbors if n.export == "own"],
+        )
         return translate(
             st.policy_sets,
             assignment,
             my_asn=self.cfg.machine.asn,
             neighbors=neighbors,
-            agent_defined_sets=[*hostile.defined_sets, *mesh.defined_sets],
+            agent_defined_sets=[*hostile.defined_sets, *mesh.defined_sets, *nb.defined_sets],
             agent_import=[*hostile.import_policies, *mesh.import_policies],
             agent_export=mesh.export_policies,
+            agent_import_last=nb.import_policies,
+            agent_export_last=nb.export_policies,
         )
 
     def restricted_members(self) -> dict[str, tuple[str, list[str]]]:

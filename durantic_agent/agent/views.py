@@ -108,10 +108,20 @@ class AgentViews:
                     else "rejected by import policy"
                 )
                 found.append((p, why))
-        for addr in a.no_default_route_from():
-            for p in await rib.rejected_paths(client, addr, ["0.0.0.0/0", "::/0"]):
-                who = names.get(addr, addr)
-                found.append((p, f"rejected on import: default route from neighbour {who} (accept_default_route)"))
+        no_default = set(a.no_default_route_from())
+        for n in a.cfg.neighbors:
+            addr, who = str(n.address), n.name
+            strict = n.import_ == "reject"
+            if not strict and addr not in no_default:
+                continue
+            for p in await rib.rejected_paths(client, addr, None if strict else ["0.0.0.0/0", "::/0"]):
+                if addr in no_default and p.prefix in ("0.0.0.0/0", "::/0"):
+                    why = f"rejected on import: default route from neighbour {who} (accept_default_route is false)"
+                elif strict:
+                    why = f"rejected on import: neighbour {who} has import: reject and no import rule accepted it"
+                else:
+                    why = "rejected by import policy"
+                found.append((p, why))
         return [
             {
                 "prefix": p.prefix,

@@ -92,6 +92,10 @@ DESCRIPTIONS: dict[str, str] = {
     "with a Cease (Maximum Number of Prefixes Reached) and holds it down (docs/security.md); none = no limit.",
     "neighbors[].accept_default_route": "Accept a default route (0.0.0.0/0, ::/0) from this neighbour; false = "
     "rejected on import, so it never reaches the kernel or the mesh.",
+    "neighbors[].import": "`reject` (RFC 8212): only routes a user import rule accepts; `accept`: every route "
+    "the import policies do not reject (a default route still needs accept_default_route).",
+    "neighbors[].export": "`own`: only this machine's announcements, and routes a user export rule accepts; "
+    "`accept`: every best path the export policies do not reject.",
     "meshes[].max_prefixes": "Default `max_prefixes` of this mesh's members (a member's own value wins); "
     "none = no limit.",
     "api": "The local API and web view.",

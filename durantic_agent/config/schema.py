@@ -219,6 +219,9 @@ class Neighbor(_Model):
     passive: bool = False
     max_prefixes: MaxPrefixes | None = None
     accept_default_route: bool = False
+    # RFC 8212: no routes in or out without a policy (peer_policy.py)
+    import_: Literal["accept", "reject"] = Field("reject", alias="import")
+    export: Literal["accept", "own"] = "own"
 
 
 class Api(_Model):

@@ -117,27 +117,31 @@ def kernel_route(ns: str, prefix: str) -> str:
 
 def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_reaches_the_kernel(lab: Lab) -> None:
     """Class 8: b3 sends 12 routes against max_prefixes 5: its session closes with a Cease (BIRD reads
-    it), is held down and shown in peers, status and metrics; b2's session is untouched. b2's default
-    route is rejected by default (RFC 8212 spirit) while its other route reaches the kernel."""
-    a, b2, b3 = lab.ns("pfx-a"), lab.ns("pfx-b2"), lab.ns("pfx-b3")
-    lab.segment("pfx", {a: "10.94.0.1/24", b2: "10.94.0.2/24", b3: "10.94.0.3/24"})
+    it), is held down and shown in peers, status and metrics; the other sessions are untouched. b2
+    (`import: accept`) sends a default route, rejected all the same, and a route that reaches the kernel.
+    b4 has no import setting (RFC 8212): its route is rejected and shown so in `rib --all`; it gets the
+    agent's own route but not b2's."""
+    a, b2, b3, b4 = (lab.ns(f"pfx-{n}") for n in ("a", "b2", "b3", "b4"))
+    lab.segment("pfx", {a: "10.94.0.1/24", b2: "10.94.0.2/24", b3: "10.94.0.3/24", b4: "10.94.0.4/24"})
     flood = " ".join(f"route 10.82.{i}.0/24 blackhole;" for i in range(12))
-    _, s2 = lab.start_bird(
-        "pfx-bird2", b2, BIRD_CONF.format(n=2, routes="route 0.0.0.0/0 blackhole; route 10.81.0.0/24 blackhole;")
-    )
+    default_and_one = "route 0.0.0.0/0 blackhole; route 10.81.0.0/24 blackhole;"
+    _, s2 = lab.start_bird("pfx-bird2", b2, BIRD_CONF.format(n=2, routes=default_and_one))
     _, s3 = lab.start_bird("pfx-bird3", b3, BIRD_CONF.format(n=3, routes=flood))
+    _, s4 = lab.start_bird("pfx-bird4", b4, BIRD_CONF.format(n=4, routes="route 10.84.0.0/24 blackhole;"))
     port = 19181
     cfg = lab.agent_config(
         "pfx-a",
         4200000001,
         "10.94.0.1",
         neighbors=[
-            {"name": "b2", "address": "10.94.0.2", "asn": 4200000002},
-            {"name": "b3", "address": "10.94.0.3", "asn": 4200000003, "max_prefixes": 5},
+            {"name": "b2", "address": "10.94.0.2", "asn": 4200000002, "import": "accept"},
+            {"name": "b3", "address": "10.94.0.3", "asn": 4200000003, "max_prefixes": 5, "import": "accept"},
+            {"name": "b4", "address": "10.94.0.4", "asn": 4200000004},
         ],
     )
     cfg["api"]["http"] = f"127.0.0.1:{port}"
     h = lab.start_agent("pfx-a", a, cfg)
+    assert h.cli("announce", "add", "lan", "--route", OWN).returncode == 0
     wait_for(lambda: kernel_route(a, "10.81.0.0/24"), 40, "b2's route in the kernel")
     wait_for(lambda: h.peers()["b3"]["prefix_limited"], 40, "b3 held down by its prefix limit")
     wait_for(
@@ -145,8 +149,8 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
         20,
         "BIRD to read the Cease",
     )
+    wait_for(lambda: h.established("b2", "b4"), 40, "b2 and b4 established")
     peers = h.peers()
-    assert peers["b2"]["state"] == "established", peers["b2"]
     assert peers["b3"]["state"] != "established" and "prefix limit" in peers["b3"]["reason"], peers["b3"]
     up2 = peers["b2"]["uptime"]
     out = h.cli("status").stdout
@@ -160,11 +164,24 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     wait_for(lambda: not any(kernel_route(a, f"10.82.{i}.0/24") for i in range(12)), 20, "b3's routes gone")
     assert h.peers()["b3"]["prefix_limited"] and h.peers()["b2"]["uptime"] == up2
     # b2's default route: rejected on import, so neither in the RIB nor in the kernel
+    assert "0.0.0.0/0" in birdc(s2, "show", "route", "export", "b2"), "b2 never sent its default route"
     assert kernel_route(a, "0.0.0.0/0") == ""
     rib = h.api("GET", "/v1/rib")
-    assert all(r["prefix"] != "0.0.0.0/0" for r in rib), rib
+    assert all(r["prefix"] not in ("0.0.0.0/0", "10.84.0.0/24") for r in rib), rib
     assert any(r["prefix"] == "10.81.0.0/24" for r in rib)
-    assert "0.0.0.0/0" in birdc(s2, "show", "route", "export", "b2"), "b2 never sent its default route"
+    # RFC 8212: b4's route is not imported; b4 gets the agent's own route, not the one learned from b2
+    assert kernel_route(a, "10.84.0.0/24") == ""
+    wait_for(lambda: has_route(s4, OWN), 20, "b4 to get the agent's own route")
+    assert not has_route(s4, "10.81.0.0/24"), "b2's route was exported to b4 without a policy"
+    lines = {
+        ln.split()[1] if ln.split()[0] in ("*>", "*") else ln.split()[0]: ln
+        for ln in h.cli("rib", "--all").stdout.splitlines()[2:]
+        if ln.split()
+    }
+    shown = h.cli("rib", "--all").stdout
+    assert "default route from neighbour b2 (accept_default_route is false)" in shown, shown
+    assert "neighbour b4 has import: reject" in shown, shown
+    assert lines
 
 
 # ----- class 8: a mesh member announcing what is not its own -------------------------------------------

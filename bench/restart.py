@@ -17,7 +17,10 @@ def main(runs: int = 3) -> None:
         lab.link(a, "10.96.0.1/24", x, "10.96.0.3/24")
         _, xsock = lab.start_peer_gobgpd("gobgpd-x", x, 65000, "10.96.0.3", {"10.96.0.1": 4200000001})
         cfg = lab.agent_config(
-            "a", 4200000001, "10.96.0.1", neighbors=[{"name": "x", "address": "10.96.0.3", "asn": 65000}]
+            "a",
+            4200000001,
+            "10.96.0.1",
+            neighbors=[{"name": "x", "address": "10.96.0.3", "asn": 65000, "import": "accept", "export": "accept"}],
         )
         h = lab.start_agent("a", a, cfg)
         h.cli("announce", "add", "lan", "--route", "192.168.90.0/24")

@@ -42,8 +42,8 @@ def topo(lab: Lab) -> dict[str, Any]:
         4200000001,
         "10.91.0.1",
         neighbors=[
-            {"name": "b2", "address": "10.91.0.2", "asn": 4200000002},
-            {"name": "bad", "address": "10.91.0.5", "asn": 65005},
+            {"name": "b2", "address": "10.91.0.2", "asn": 4200000002, "import": "accept", "export": "accept"},
+            {"name": "bad", "address": "10.91.0.5", "asn": 65005, "import": "accept", "export": "accept"},
         ],
     )
     h = lab.start_agent("a", a, cfg)

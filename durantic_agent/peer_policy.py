@@ -56,6 +56,18 @@ def _prefix_entry(net: str) -> dict[str, Any]:
     return {"ip_prefix": str(n), "mask_length_min": n.prefixlen, "mask_length_max": n.max_prefixlen}
 
 
+def _reject(name: str, neighbours: str, prefixes: str, match: str) -> dict[str, Any]:
+    """Reject routes from the neighbour set whose prefix matches (ANY) or does not match (INVERT) the set."""
+    return {
+        "name": name,
+        "conditions": {
+            "neighbor_set": {"type": "ANY", "name": neighbours},
+            "prefix_set": {"type": match, "name": prefixes},
+        },
+        "actions": {"route_action": "REJECT"},
+    }
+
+
 def peer_policies(allowed: Mapping[str, tuple[str, Sequence[str]]], no_default_from: Iterable[str]) -> PeerPolicies:
     """`allowed`: member address -> (member name, its allowed prefixes); `no_default_from`: addresses of
     external neighbours whose default route is rejected."""
@@ -69,16 +81,7 @@ def peer_policies(allowed: Mapping[str, tuple[str, Sequence[str]]], no_default_f
             mine = [n for n in nets if ipaddress.ip_network(n).version == version] or [_NOTHING[version]]
             pset = f"durantic-agent:allowed:{name}:v{version}"
             sets.append({"defined_type": "PREFIX", "name": pset, "prefixes": [_prefix_entry(n) for n in mine]})
-            statements.append(
-                {
-                    "name": f"{allowed_statement(name)}:v{version}",
-                    "conditions": {
-                        "neighbor_set": {"type": "ANY", "name": nset},
-                        "prefix_set": {"type": "INVERT", "name": pset},
-                    },
-                    "actions": {"route_action": "REJECT"},
-                }
-            )
+            statements.append(_reject(f"{allowed_statement(name)}:v{version}", nset, pset, "INVERT"))
     neighbours = sorted(_host(a) for a in no_default_from)
     if neighbours:
         nset = "durantic-agent:no-default-route"
@@ -88,16 +91,7 @@ def peer_policies(allowed: Mapping[str, tuple[str, Sequence[str]]], no_default_f
             sets.append(
                 {"defined_type": "PREFIX", "name": pset, "prefixes": [_prefix_entry(net) | {"mask_length_max": 0}]}
             )
-            statements.append(
-                {
-                    "name": f"{DEFAULT_ROUTE_STATEMENT}:v{version}",
-                    "conditions": {
-                        "neighbor_set": {"type": "ANY", "name": nset},
-                        "prefix_set": {"type": "ANY", "name": pset},
-                    },
-                    "actions": {"route_action": "REJECT"},
-                }
-            )
+            statements.append(_reject(f"{DEFAULT_ROUTE_STATEMENT}:v{version}", nset, pset, "ANY"))
     if not statements:
         return PeerPolicies([], [])
     return PeerPolicies(sets, [{"name": POLICY, "statements": statements}])

@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 from functools import partial
-from pathlib import Path
 
 import pytest
 import yaml
 
-from .harness import DURANTIC, AgentHandle, Lab, run, wait_for
+from .harness import DURANTIC, AgentHandle, Lab, birdc, run, wait_for
+from .harness import bird_has_route as has_route
 from .mesh import Machine, keygen, members_doc, mesh_config
 
 pytestmark = pytest.mark.lab
@@ -31,14 +31,6 @@ protocol bgp b{n} {{
 }}
 """
 OWN = "10.72.0.0/24"  # the agent's announcement
-
-
-def birdc(sock: Path, *args: str) -> str:
-    return run(["birdc", "-s", str(sock), *args], check=False).stdout
-
-
-def has_route(sock: Path, prefix: str) -> bool:
-    return prefix in birdc(sock, "show", "route", prefix)
 
 
 def gone(pid: int) -> bool:

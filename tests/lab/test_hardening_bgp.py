@@ -185,9 +185,9 @@ def test_member_route_outside_allowed_prefixes_is_rejected_at_every_member_and_s
     192.168.61.0/24: b and c install the first, reject the second on import (not in their kernel, not
     relayed), and `rib --all` shows it rejected with the reason."""
     ms = [
-        Machine("own-a", lab.ns("own-a"), "10.96.0.1", "100.65.0.1", 4200000001),
-        Machine("own-b", lab.ns("own-b"), "10.96.0.2", "100.65.0.2", 4200000002),
-        Machine("own-c", lab.ns("own-c"), "10.96.0.3", "100.65.0.3", 4200000003),
+        Machine("ma", lab.ns("ma"), "10.96.0.1", "100.65.0.1", 4200000001),
+        Machine("mb", lab.ns("mb"), "10.96.0.2", "100.65.0.2", 4200000002),
+        Machine("mc", lab.ns("mc"), "10.96.0.3", "100.65.0.3", 4200000003),
     ]
     lab.segment("own", {m.ns: f"{m.underlay}/24" for m in ms})
     for m in ms:
@@ -201,20 +201,20 @@ def test_member_route_outside_allowed_prefixes_is_rejected_at_every_member_and_s
         cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, "m", 24, str(mf))])
         cfg["wireguard"] = {"backend": "userspace"}
         agents[m.name] = lab.start_agent(m.name, m.ns, cfg)
-    a, b, c = agents["own-a"], agents["own-b"], agents["own-c"]
-    wait_for(lambda: a.established("own-b", "own-c") and b.established("own-c"), 45, "the mesh's sessions")
+    a, b, c = agents["ma"], agents["mb"], agents["mc"]
+    wait_for(lambda: a.established("mb", "mc") and b.established("mc"), 45, "the mesh's sessions")
     assert a.cli("announce", "add", "allowed", "--route", "192.168.60.0/24").returncode == 0
     assert a.cli("announce", "add", "foreign", "--route", "192.168.61.0/24").returncode == 0
     for h in (b, c):
         wait_for(partial(kernel_route, h.ns, "192.168.60.0/24"), 20, f"{h.name}: a's allowed route in the kernel")
         got = wait_for(partial(rib_all_with, h, "192.168.61.0/24"), 20, f"{h.name}: rib --all")
         line = next(ln for ln in got.splitlines() if "192.168.61.0/24" in ln)
-        assert "rejected on import: outside the allowed_prefixes of own-a" in line, got
+        assert "rejected on import: outside the allowed_prefixes of ma" in line, got
         assert kernel_route(h.ns, "192.168.61.0/24") == "", f"{h.name} installed a's foreign route"
         rows = h.api("GET", "/v1/rib")
         assert all(r["prefix"] != "192.168.61.0/24" for r in rows), rows  # not in the RIB, so never relayed
         assert any(r["prefix"] == "192.168.60.0/24" for r in rows)
     # the mesh address of a is always allowed: its session and its /32 still work
-    assert b.established("own-a") and c.established("own-a")
+    assert b.established("ma") and c.established("ma")
     assert any(r["prefix"] == "100.65.0.1/32" for r in b.api("GET", "/v1/rib")), "a's mesh address was rejected"
     assert a.api("GET", "/v1/rib") and any(r["prefix"] == "192.168.61.0/24" for r in a.api("GET", "/v1/rib"))

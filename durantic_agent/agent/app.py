@@ -109,6 +109,7 @@ class Agent:
         self._stop = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
+        self._reset_in_task: asyncio.Task[None] | None = None
         self._locks: list[int] = []  # runtime_dir (and state_dir) locks, held for the agent's life
         self.api_server: ApiServer | None = None
         self.member_liveness = MemberLiveness(self)
@@ -255,6 +256,19 @@ class Agent:
     def _policies_changed(self, change: PolicyChange) -> None:
         if change.import_changed:
             self.paths.replay()  # local paths meet the import policy only when added
+            # received routes too: gobgpd applies a new import policy to its Adj-RIB-In only on a soft reset
+            self._reset_in_task = asyncio.get_running_loop().create_task(self._soft_reset_in(), name="reset-in")
+
+    async def _soft_reset_in(self) -> None:
+        client = self.sidecar.client
+        if client is None:
+            return
+        try:
+            for addr, info in (await speaker.list_peer_info(client, timeout=5.0)).items():
+                if info.state == "established":
+                    await speaker.soft_reset_in(client, addr)
+        except AgentError as e:
+            log.warning("could not re-apply the import policy to the received routes: %s", e)
 
     def _observe_changes(self, removed: Sequence[PathSpec], added: Sequence[PathSpec]) -> None:
         now = time.monotonic()

@@ -319,3 +319,9 @@ async def local_paths_among(client: GobgpClient, prefixes: Iterable[str]) -> set
                 if any(p.neighbor_ip in ("<nil>", "") and not p.is_withdraw for p in r.destination.paths):
                     out.add(r.destination.prefix)
     return out
+
+
+async def soft_reset_in(client: GobgpClient, address: str) -> None:
+    """Re-evaluate the routes received from `address` against the current import policy (session kept)."""
+    req = api.ResetPeerRequest(address=address, soft=True, direction=api.ResetPeerRequest.DIRECTION_IN)
+    await client.call("ResetPeer", req)

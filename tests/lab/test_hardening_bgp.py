@@ -112,7 +112,7 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     it), is held down and shown in peers, status and metrics; the other sessions are untouched. b2
     (`import: accept`) sends a default route, rejected all the same, and a route that reaches the kernel.
     b4 has no import setting (RFC 8212): its route is rejected and shown so in `rib --all`; it gets the
-    agent's own route but not b2's."""
+    agent's own route but not b2's; a reload that gives it `import: accept` brings its route in."""
     a, b2, b3, b4 = (lab.ns(f"pfx-{n}") for n in ("a", "b2", "b3", "b4"))
     lab.segment("pfx", {a: "10.94.0.1/24", b2: "10.94.0.2/24", b3: "10.94.0.3/24", b4: "10.94.0.4/24"})
     flood = " ".join(f"route 10.82.{i}.0/24 blackhole;" for i in range(12))
@@ -169,6 +169,13 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     line = {p: next((ln for ln in shown.splitlines() if p in ln), "") for p in ("0.0.0.0/0", "10.84.0.0/24")}
     assert "default route from neighbour b2 (accept_default_route is false)" in line["0.0.0.0/0"], shown
     assert "neighbour b4 has import: reject" in line["10.84.0.0/24"], shown
+    # b4 given `import: accept` by a reload: its route is re-evaluated without a session reset
+    up4 = h.peers()["b4"]["uptime"]
+    cfg["neighbors"][2]["import"] = "accept"
+    h.write_config(cfg)
+    assert h.cli("agent", "reload").returncode == 0
+    wait_for(lambda: kernel_route(a, "10.84.0.0/24"), 20, "b4's route in the kernel after import: accept")
+    assert h.peers()["b4"]["uptime"] == up4 and kernel_route(a, "0.0.0.0/0") == ""
 
 
 # ----- class 8: a mesh member announcing what is not its own -------------------------------------------

@@ -279,6 +279,8 @@ def build_api_app(agent: Agent) -> web.Application:
         body = await _body(request, frozenset({"prefix", "communities", "large_communities", "as_path"}))
         for key in ("communities", "large_communities", "as_path"):
             val = body.get(key)
+            if key == "as_path" and isinstance(val, str):
+                continue  # the CLI's --as-path "4200000002 4200000003"
             if val is not None and not (isinstance(val, list) and all(isinstance(x, str | int) for x in val)):
                 raise ValidationFailed(f"{key}: {val!r} must be a list")
         try:

@@ -43,7 +43,7 @@ _MEMBER = {
     "public_key": "The member's WireGuard public key (`durantic mesh keygen` prints it).",
     "endpoint": "Where its WireGuard listens (`198.51.100.2:51820`, IPv6 as `[addr]:port`); none = it connects to us.",
     "max_prefixes": "Routes per address family this member may send; one more closes its session with a Cease "
-    "(held down until the agent restarts it: see docs/security.md); none = the mesh's `max_prefixes`.",
+    "(held down until the peer is configured again: docs/security.md); none = the mesh's `max_prefixes`.",
     "allowed_prefixes": "Prefixes this member may announce (its routes inside them are accepted, others "
     "rejected on import at every member; its mesh address is always allowed); none = unrestricted.",
 }

@@ -169,13 +169,18 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     line = {p: next((ln for ln in shown.splitlines() if p in ln), "") for p in ("0.0.0.0/0", "10.84.0.0/24")}
     assert "default route from neighbour b2 (accept_default_route is false)" in line["0.0.0.0/0"], shown
     assert "neighbour b4 has import: reject" in line["10.84.0.0/24"], shown
-    # b4 given `import: accept` by a reload: its route is re-evaluated without a session reset
+    # one reload: b4 gets `import: accept` (its route is re-evaluated, its session kept) and b3 a higher
+    # limit (the peer is configured again, so its session comes back with its 12 routes)
     up4 = h.peers()["b4"]["uptime"]
     cfg["neighbors"][2]["import"] = "accept"
+    cfg["neighbors"][1]["max_prefixes"] = 50
     h.write_config(cfg)
     assert h.cli("agent", "reload").returncode == 0
     wait_for(lambda: kernel_route(a, "10.84.0.0/24"), 20, "b4's route in the kernel after import: accept")
     assert h.peers()["b4"]["uptime"] == up4 and kernel_route(a, "0.0.0.0/0") == ""
+    wait_for(lambda: h.established("b3") and not h.peers()["b3"]["prefix_limited"], 40, "b3 back under a higher limit")
+    wait_for(lambda: all(kernel_route(a, f"10.82.{i}.0/24") for i in range(12)), 20, "b3's routes in the kernel")
+    assert 'durantic_peer_prefix_limited{peer="b3"} 0.0' in metrics(a, port)
 
 
 # ----- class 8: a mesh member announcing what is not its own -------------------------------------------

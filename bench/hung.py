@@ -11,7 +11,8 @@ import statistics
 import subprocess
 import time
 
-from tests.lab.harness import DURANTIC, AgentHandle, Lab, gobgp_cli, wait_for
+from bench.restart import agent_and_peer
+from tests.lab.harness import DURANTIC, AgentHandle, Lab, wait_for
 
 
 def _status(h: AgentHandle) -> tuple[float, str]:
@@ -26,20 +27,11 @@ def _status(h: AgentHandle) -> tuple[float, str]:
 def main(runs: int = 3) -> None:
     lab = Lab()
     try:
-        a, x = lab.ns("a"), lab.ns("x")
-        lab.link(a, "10.96.0.1/24", x, "10.96.0.3/24")
-        _, xsock = lab.start_peer_gobgpd("gobgpd-x", x, 65000, "10.96.0.3", {"10.96.0.1": 4200000001})
-        nb = {"name": "x", "address": "10.96.0.3", "asn": 65000, "import": "accept", "export": "accept"}
-        h = lab.start_agent("a", a, lab.agent_config("a", 4200000001, "10.96.0.1", neighbors=[nb]))
-        h.cli("announce", "add", "lan", "--route", "192.168.91.0/24")
-
-        def has_route() -> bool:
-            return "192.168.91.0/24" in (gobgp_cli(xsock, "global", "rib", "-a", "ipv4") or {})
-
-        wait_for(lambda: h.established("x") and has_route(), 40, "initial session and route")
+        h, has_route = agent_and_peer(lab, "192.168.91.0/24")
         healthy: list[float] = []
         hung: list[float] = []
         said, killed, back = [], [], []
+        cli_at: list[tuple[float, float]] = []  # (latency, seconds since the stop) of `durantic status`
         api: list[tuple[float, float]] = []  # (latency, seconds since the stop) of GET /v1/status
         for _ in range(runs):
             healthy.extend(_status(h)[0] for _ in range(5))
@@ -51,6 +43,7 @@ def main(runs: int = 3) -> None:
             while True:
                 dt, out = _status(h)
                 hung.append(dt)
+                cli_at.append((dt, time.monotonic() - t0))
                 if seen is None and "UNRESPONSIVE" in out:
                     seen = time.monotonic() - t0
                 t = time.monotonic()
@@ -70,7 +63,7 @@ def main(runs: int = 3) -> None:
             return f"median {statistics.median(v):.3f} s (min {min(v):.3f}, max {max(v):.3f}, n {len(v)})"
 
         print(f"durantic status, gobgpd healthy (anchor): {fmt(healthy)}")
-        print(f"durantic status, gobgpd stopped:          {fmt(hung)}")
+        print(f"durantic status, gobgpd stopped:          {fmt(hung)}; worst ending at {max(cli_at)[1]:.1f} s")
         worst = max(api)
         print(f"GET /v1/status, gobgpd stopped:           {fmt([v for v, _ in api])}; worst at {worst[1]:.1f} s")
         print(f"SIGSTOP -> status says UNRESPONSIVE:       {fmt(said)}")

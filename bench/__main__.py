@@ -2,7 +2,7 @@
 
 python -m bench              # all
 python -m bench failover     # one (restart, failover, policy, transit, mesh-scale, vips, apply_routes, fib, rib, web,
-                             # liveness-cpu, machine-death)
+                             # liveness-cpu, machine-death, hung)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ BENCHES = {
     "web": "bench.web",
     "liveness-cpu": "bench.liveness_cpu",
     "machine-death": "bench.machine_death",
+    "hung": "bench.hung",
 }
 
 

@@ -95,7 +95,10 @@ def main(n: int = N, runs: int | None = None) -> None:
         run([GOBGP, "--target", tz, "neighbor", "add", "10.99.1.2", "as", "65002"])
         run([GOBGP, "--target", ty, "neighbor", "add", "10.99.1.3", "as", "65003"])
         cfg = lab.agent_config(
-            "a", 4200000001, "10.99.0.1", neighbors=[{"name": "x", "address": "10.99.0.3", "asn": 65000}]
+            "a",
+            4200000001,
+            "10.99.0.1",
+            neighbors=[{"name": "x", "address": "10.99.0.3", "asn": 65000, "import": "accept", "export": "accept"}],
         )
         h = lab.start_agent("a", a, cfg)
         asock = gobgpd_sock(h)

@@ -59,7 +59,12 @@ async def _bench(lab: Lab, runs: int) -> None:
     handles: dict[str, Any] = {}
     flags = {}
     for name, ns, ip in (("a", a, "10.95.0.1"), ("b", b, "10.95.0.2")):
-        cfg = lab.agent_config(name, ASNS[name], ip, neighbors=[{"name": "x", "address": "10.95.0.3", "asn": 65000}])
+        cfg = lab.agent_config(
+            name,
+            ASNS[name],
+            ip,
+            neighbors=[{"name": "x", "address": "10.95.0.3", "asn": 65000, "import": "accept", "export": "accept"}],
+        )
         h = lab.start_agent(name, ns, cfg)
         flag = lab.base / f"ok-{name}"
         flag.touch()

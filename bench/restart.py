@@ -6,26 +6,31 @@ from __future__ import annotations
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 
-from tests.lab.harness import Lab, gobgp_cli, wait_for
+from tests.lab.harness import AgentHandle, Lab, gobgp_cli, wait_for
+
+
+def agent_and_peer(lab: Lab, route: str) -> tuple[AgentHandle, Callable[[], bool]]:
+    """An agent announcing `route` to an independent gobgpd x; returns it and "x has the route"."""
+    a, x = lab.ns("a"), lab.ns("x")
+    lab.link(a, "10.96.0.1/24", x, "10.96.0.3/24")
+    _, xsock = lab.start_peer_gobgpd("gobgpd-x", x, 65000, "10.96.0.3", {"10.96.0.1": 4200000001})
+    nb = {"name": "x", "address": "10.96.0.3", "asn": 65000, "import": "accept", "export": "accept"}
+    h = lab.start_agent("a", a, lab.agent_config("a", 4200000001, "10.96.0.1", neighbors=[nb]))
+    h.cli("announce", "add", "lan", "--route", route)
+
+    def has_route() -> bool:
+        return route in (gobgp_cli(xsock, "global", "rib", "-a", "ipv4") or {})
+
+    wait_for(lambda: h.established("x") and has_route(), 40, "initial session and route")
+    return h, has_route
 
 
 def main(runs: int = 3) -> None:
     lab = Lab()
     try:
-        a, x = lab.ns("a"), lab.ns("x")
-        lab.link(a, "10.96.0.1/24", x, "10.96.0.3/24")
-        _, xsock = lab.start_peer_gobgpd("gobgpd-x", x, 65000, "10.96.0.3", {"10.96.0.1": 4200000001})
-        cfg = lab.agent_config(
-            "a", 4200000001, "10.96.0.1", neighbors=[{"name": "x", "address": "10.96.0.3", "asn": 65000}]
-        )
-        h = lab.start_agent("a", a, cfg)
-        h.cli("announce", "add", "lan", "--route", "192.168.90.0/24")
-
-        def has_route() -> bool:
-            return "192.168.90.0/24" in (gobgp_cli(xsock, "global", "rib", "-a", "ipv4") or {})
-
-        wait_for(lambda: h.established("x") and has_route(), 40, "initial session and route")
+        h, has_route = agent_and_peer(lab, "192.168.90.0/24")
         ready, est, back = [], [], []
         for _ in range(runs):
             st = h.api("GET", "/v1/status")["gobgpd"]

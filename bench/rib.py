@@ -234,7 +234,10 @@ def rib_lab(lab: Lab, n: int, http: str | None = None) -> RibLab:
     run([GOBGP, "--target", t, "global", "as", "65000", "router-id", "10.97.0.2", "listen-port", "179"])
     run([GOBGP, "--target", t, "neighbor", "add", "10.97.0.1", "as", "4200000001"])
     cfg = lab.agent_config(
-        "a", 4200000001, "10.97.0.1", neighbors=[{"name": "x", "address": "10.97.0.2", "asn": 65000}]
+        "a",
+        4200000001,
+        "10.97.0.1",
+        neighbors=[{"name": "x", "address": "10.97.0.2", "asn": 65000, "import": "accept", "export": "accept"}],
     )
     if http:
         cfg["api"]["http"] = http

@@ -62,6 +62,7 @@ def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, P
             password=passwords.get(n.name),
             multihop_ttl=n.multihop,
             passive=n.passive,
+            max_prefixes=n.max_prefixes,
             **timers,  # type: ignore[arg-type]
         )
     for mesh in cfg.meshes:
@@ -77,6 +78,7 @@ def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, P
                 bind_interface=mesh.ifname,
                 # Mesh sessions may ride a relay (transit): one forwarding hop costs one TTL.
                 multihop_ttl=3,
+                max_prefixes=m.max_prefixes if m.max_prefixes is not None else mesh.max_prefixes,
                 **timers,  # type: ignore[arg-type]
             )
     return peers

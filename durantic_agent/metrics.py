@@ -60,8 +60,22 @@ class AgentMetrics:
         )
         for kind in ("paths", "peers", "policies", "routes", "vips", "wireguard"):
             self.drift_repaired.labels(kind)
+        self.peer_established = Gauge(
+            "durantic_peer_established", "1 while the BGP session with a peer is established", ["peer"]
+        )
+        self.peer_prefix_limited = Gauge(
+            "durantic_peer_prefix_limited",
+            "1 while a peer's session is held down for sending more than its max_prefixes",
+            ["peer"],
+        )
+        self.peer_prefix_limit_shutdowns = Counter(
+            "durantic_peer_prefix_limit_shutdowns",
+            "Sessions closed with a Cease for exceeding max_prefixes (counted when the agent reads the peers)",
+            ["peer"],
+        )
         self._announcement_series: dict[str, tuple[Any, Any, Any]] = {}
         self._init_operator_series()
+        self._limited: set[str] = set()
 
     def announcement_change(self, name: str, announced: bool) -> None:
         """Counts an announce / withdraw and sets the gauge. The labelled children are kept per name:
@@ -77,6 +91,17 @@ class AgentMetrics:
             )
         series[0 if announced else 1].inc()
         series[2].set(1 if announced else 0)
+
+    def peer_states(self, rows: list[dict[str, Any]]) -> None:
+        """Peer gauges from the rows of AgentViews.peers (read on every peers, status and scrape)."""
+        for r in rows:
+            name = str(r["name"])
+            self.peer_established.labels(name).set(1 if r["state"] == "established" else 0)
+            limited = bool(r.get("prefix_limited"))
+            self.peer_prefix_limited.labels(name).set(1 if limited else 0)
+            if limited and name not in self._limited:
+                self.peer_prefix_limit_shutdowns.labels(name).inc()
+            (self._limited.add if limited else self._limited.discard)(name)
 
     # ----- series every operator dashboard expects: build, peers, and label sets known from the start ---
 

@@ -45,6 +45,7 @@ from ..netlink.addrs import LoopbackAddrs
 from ..netlink.routes import KernelRoutes
 from ..netlink.sysctl import enable_forwarding
 from ..objects.store import ObjectStore
+from ..peer_policy import neighbour_defaults, peer_policies
 from ..policy.model import PolicyAssignment
 from ..policy.translate import translate
 from ..timefmt import age_seconds, rfc3339
@@ -109,6 +110,7 @@ class Agent:
         self._stop = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
+        self._reset_in_task: asyncio.Task[None] | None = None
         self._locks: list[int] = []  # runtime_dir (and state_dir) locks, held for the agent's life
         self.api_server: ApiServer | None = None
         self.member_liveness = MemberLiveness(self)
@@ -208,15 +210,35 @@ class Agent:
         for addr, spec in d.peers.items():
             neighbors.setdefault(spec.name, []).append(addr)
         mesh = mesh_policies(self.members)
+        hostile = peer_policies(self.restricted_members(), self.no_default_route_from())
+        nb = neighbour_defaults(
+            [str(n.address) for n in self.cfg.neighbors if n.import_ == "reject"],
+            [str(n.address) for n in self.cfg.neighbors if n.export == "own"],
+        )
         return translate(
             st.policy_sets,
             assignment,
             my_asn=self.cfg.machine.asn,
             neighbors=neighbors,
-            agent_defined_sets=mesh.defined_sets,
-            agent_import=mesh.import_policies,
+            agent_defined_sets=[*hostile.defined_sets, *mesh.defined_sets, *nb.defined_sets],
+            agent_import=[*hostile.import_policies, *mesh.import_policies],
             agent_export=mesh.export_policies,
+            agent_import_last=nb.import_policies,
+            agent_export_last=nb.export_policies,
         )
+
+    def restricted_members(self) -> dict[str, tuple[str, list[str]]]:
+        """Mesh address -> (name, allowed_prefixes) of every other member that has allowed_prefixes."""
+        return {
+            str(m.address): (m.name, [str(n) for n in m.allowed_prefixes])
+            for mesh in self.cfg.meshes
+            for m in mesh.members or []
+            if m.allowed_prefixes is not None and str(m.address) in self.members
+        }
+
+    def no_default_route_from(self) -> list[str]:
+        """Addresses of the external neighbours whose default route is rejected on import."""
+        return [str(n.address) for n in self.cfg.neighbors if not n.accept_default_route]
 
     def _interfaces(self) -> dict[str, WgInterface]:
         return {
@@ -237,6 +259,19 @@ class Agent:
     def _policies_changed(self, change: PolicyChange) -> None:
         if change.import_changed:
             self.paths.replay()  # local paths meet the import policy only when added
+            # received routes too: gobgpd applies a new import policy to its Adj-RIB-In only on a soft reset
+            self._reset_in_task = asyncio.get_running_loop().create_task(self._soft_reset_in(), name="reset-in")
+
+    async def _soft_reset_in(self) -> None:
+        client = self.sidecar.client
+        if client is None:
+            return
+        try:
+            for addr, info in (await speaker.list_peer_info(client, timeout=5.0)).items():
+                if info.state == "established":
+                    await speaker.soft_reset_in(client, addr)
+        except AgentError as e:
+            log.warning("could not re-apply the import policy to the received routes: %s", e)
 
     def _observe_changes(self, removed: Sequence[PathSpec], added: Sequence[PathSpec]) -> None:
         now = time.monotonic()
@@ -369,6 +404,10 @@ class Agent:
                 "restarts": self.sidecar.restarts,
                 "ready": self.sidecar.ready.is_set(),
                 "started_at": rfc3339(self.sidecar.started_at),
+                "responsive": self.sidecar.responsive,
+                "unresponsive_since": rfc3339(self.sidecar.unresponsive_since),
+                "missed_probes": self.sidecar.misses,
+                "hung_kills": self.sidecar.hung_kills,
             },
             "pid": os.getpid(),
             "started_at": rfc3339(self.started_at),

@@ -22,11 +22,13 @@ from ..fib import Fib
 from ..gobgp import bulk, rib, speaker
 from ..gobgp.client import GobgpClient
 from ..gobgp.decode import decode_destination
+from ..gobgp.sidecar import Sidecar
 from ..health.engine import HealthEngine
+from ..metrics import AGENT_METRICS
 from ..objects.store import ObjectStore
 from ..timefmt import age_seconds, rfc3339
 from ..views.prefix_index import PrefixIndex, prefix_key
-from ..views.rib import rib_rows, row_matches
+from ..views.rib import inside, path_dict, rib_rows, row_matches
 from ..views.rows import announcement_rows, check_rows
 from ..wg.port import WireGuardBackend
 from .liveness import MemberLiveness
@@ -47,8 +49,13 @@ class Agent(Protocol):
     rib: RibWatch
     wg: WireGuardBackend | None
     member_liveness: MemberLiveness
+    sidecar: Sidecar
 
     def client(self) -> GobgpClient: ...
+
+    def restricted_members(self) -> dict[str, tuple[str, list[str]]]: ...
+
+    def no_default_route_from(self) -> list[str]: ...
 
     def status(self) -> dict[str, Any]: ...
 
@@ -124,6 +131,47 @@ class AgentViews:
             health[ann.prefix] = st.state.value if st else ("disabled" if not ann.enabled else "no check")
         return names, installed, reach, health
 
+    async def rejected_rows(self) -> list[dict[str, Any]]:
+        """Routes the agent's own import statements rejected (peer_policy.py), each with its reason."""
+        a = self.agent
+        client = a.client()
+        names, _, reach, health = self._maps()
+        found: list[tuple[RibPath, str]] = []
+        now = time.time()
+        for addr, (name, allowed) in a.restricted_members().items():
+            for p in await rib.rejected_paths(client, addr):
+                why = (
+                    f"rejected on import: outside the allowed_prefixes of {name}"
+                    if not inside(p.prefix, allowed)
+                    else "rejected by import policy"
+                )
+                found.append((p, why))
+        no_default = set(a.no_default_route_from())
+        for n in a.cfg.neighbors:
+            addr, who = str(n.address), n.name
+            strict = n.import_ == "reject"
+            if not strict and addr not in no_default:
+                continue
+            for p in await rib.rejected_paths(client, addr, None if strict else ["0.0.0.0/0", "::/0"]):
+                if addr in no_default and p.prefix in ("0.0.0.0/0", "::/0"):
+                    why = f"rejected on import: default route from neighbour {who} (accept_default_route is false)"
+                elif strict:
+                    why = f"rejected on import: neighbour {who} has import: reject and no import rule accepted it"
+                else:
+                    why = "rejected by import policy"
+                found.append((p, why))
+        return [
+            {
+                "prefix": p.prefix,
+                "family": p.family,
+                "paths": [path_dict(p, names, False, reach, health, now) | {"rejected": why}],
+                "explain": [],
+                "best_reason": why,
+                "rejected": why,
+            }
+            for p, why in sorted(found, key=lambda f: prefix_key(f[0].prefix))
+        ]
+
     async def rib_rows(self, prefix: str | None = None) -> list[dict[str, Any]]:
         names, installed, reach, health = self._maps()
         dests = await self.destinations(prefix)
@@ -159,11 +207,13 @@ class AgentViews:
         """The destinations of exactly these prefixes (one ListPath per family)."""
         return await rib.lookup(self.agent.client(), prefixes)
 
-    async def peers(self) -> list[dict[str, Any]]:
+    async def peers(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Peers with gobgpd's view of them; "unknown" state when gobgpd does not answer (within `timeout`)."""
         a = self.agent
         infos: dict[str, speaker.PeerInfo] = {}
-        with contextlib.suppress(AgentError):
-            infos = await speaker.list_peer_info(a.client())
+        if a.sidecar.responsive:  # a gobgpd the watchdog saw miss a probe is not asked again meanwhile
+            with contextlib.suppress(AgentError):
+                infos = await speaker.list_peer_info(a.client(), timeout)
         wg: dict[str, Any] = {}
         if a.wg is not None:
             for mesh in a.cfg.meshes:
@@ -187,6 +237,9 @@ class AgentViews:
                     "received": i.received if i else 0,
                     "accepted": i.accepted if i else 0,
                     "advertised": i.advertised if i else 0,
+                    "max_prefixes": spec.max_prefixes,
+                    "prefix_limited": i.prefix_limited if i else False,
+                    "reason": i.reason if i and i.state != "established" else "",
                     "wg_endpoint": w.endpoint if w else None,
                     "last_handshake_at": rfc3339(w.last_handshake) if w else None,
                     "handshake_age_seconds": age_seconds(w.last_handshake, now) if w else None,
@@ -196,6 +249,8 @@ class AgentViews:
                     "liveness": a.member_liveness.view(addr) if spec.kind == "member" else None,
                 }
             )
+        if infos:
+            AGENT_METRICS.peer_states(out)
         return out
 
     def _path_type(self, member: str) -> str:

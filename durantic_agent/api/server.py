@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -41,6 +42,10 @@ class LiveViews(ViewProvider, Protocol):
     async def checks(self) -> list[dict[str, Any]]: ...
 
     def iter_rib_json(self, prefix: str | None = None, longer: bool = False) -> AsyncIterator[bytes]: ...
+
+    async def peers(self, timeout: float | None = None) -> list[dict[str, Any]]: ...
+
+    async def rejected_rows(self) -> list[dict[str, Any]]: ...
 
 
 class Agent(Protocol):
@@ -128,6 +133,8 @@ _SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _API_CSP = "default-src 'none'; frame-ancestors 'none'"
+STATUS_GOBGPD_DEADLINE = 0.5
+"""Seconds `status` waits for gobgpd's peer list: status answers within 1 s even with gobgpd hung."""
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -144,7 +151,7 @@ def build_api_app(agent: Agent) -> web.Application:
     @routes.get("/v1/status")
     async def status(request: web.Request) -> web.Response:
         st = agent.status()
-        st["peers"] = await agent.views.peers()
+        st["peers"] = await agent.views.peers(STATUS_GOBGPD_DEADLINE)
         return _json(st)
 
     @routes.get("/v1/objects")
@@ -264,7 +271,17 @@ def build_api_app(agent: Agent) -> web.Application:
                 raise ValidationFailed(f"prefix: {prefix!r} is not an address or prefix") from None
         elif longer:
             raise ValidationFailed("longer: needs a prefix")
-        return await stream_json_arrays(request, agent.views.iter_rib_json(prefix, longer=longer))
+        views = agent.views
+        if request.query.get("rejected") not in ("1", "true"):
+            return await stream_json_arrays(request, views.iter_rib_json(prefix, longer=longer))
+
+        async def with_rejected() -> AsyncIterator[bytes]:
+            async for chunk in views.iter_rib_json(prefix, longer=longer):
+                yield chunk
+            rows = [r for r in await views.rejected_rows() if prefix is None or r["prefix"] == prefix]
+            yield orjson.dumps(rows, default=str)
+
+        return await stream_json_arrays(request, with_rejected())
 
     @routes.get("/metrics")
     async def metrics(request: web.Request) -> web.Response:
@@ -308,6 +325,8 @@ def build_api_app(agent: Agent) -> web.Application:
         body = await _body(request, frozenset({"prefix", "communities", "large_communities", "as_path"}))
         for key in ("communities", "large_communities", "as_path"):
             val = body.get(key)
+            if key == "as_path" and isinstance(val, str):
+                continue  # the CLI's --as-path "4200000002 4200000003"
             if val is not None and not (isinstance(val, list) and all(isinstance(x, str | int) for x in val)):
                 raise ValidationFailed(f"{key}: {val!r} must be a list")
         try:
@@ -468,7 +487,7 @@ async def metrics_response(agent: Agent) -> web.Response:
     from ..metrics import AGENT_METRICS
 
     with contextlib.suppress(AgentError, OSError):
-        AGENT_METRICS.set_peers(await agent.views.peers())
+        AGENT_METRICS.set_peers(await agent.views.peers(STATUS_GOBGPD_DEADLINE))
     body = await asyncio.to_thread(generate_latest)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

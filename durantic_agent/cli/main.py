@@ -278,6 +278,9 @@ def rib(ctx: click.Context, prefix: str | None, longer: bool, show_all: bool, ex
     if longer and prefix is None:
         _die("--longer: needs a PREFIX", EXIT_BAD_INPUT)
     params = {"prefix": prefix, **({"longer": "1"} if longer else {})} if prefix else None
+    params = params or {}
+    if show_all:
+        params["rejected"] = "1"  # and the routes the agent's import rules rejected, with the reason
     if as_json:
         # passed through as the agent writes it: re-parsing and re-indenting 100k routes took seconds
         _call(_api(ctx).copy_to, "/v1/rib", sys.stdout.buffer, params)

@@ -42,6 +42,10 @@ _MEMBER = {
     "address": "The member's mesh address (inside the mesh prefix); its BGP session and next hop.",
     "public_key": "The member's WireGuard public key (`durantic mesh keygen` prints it).",
     "endpoint": "Where its WireGuard listens (`198.51.100.2:51820`, IPv6 as `[addr]:port`); none = it connects to us.",
+    "max_prefixes": "Routes per address family this member may send; one more closes its session with a Cease "
+    "(held down until the peer is configured again: docs/security.md); none = the mesh's `max_prefixes`.",
+    "allowed_prefixes": "Prefixes this member may announce (its routes inside them are accepted, others "
+    "rejected on import at every member; its mesh address is always allowed); none = unrestricted.",
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -84,6 +88,16 @@ DESCRIPTIONS: dict[str, str] = {
     "neighbors[].password_file": "TCP MD5 password file (RFC 2385); must not be readable by group or others.",
     "neighbors[].multihop": "eBGP multihop TTL; none = directly connected.",
     "neighbors[].passive": "Wait for the neighbour to connect; never connect out.",
+    "neighbors[].max_prefixes": "Routes per address family the neighbour may send; one more closes the session "
+    "with a Cease (Maximum Number of Prefixes Reached) and holds it down (docs/security.md); none = no limit.",
+    "neighbors[].accept_default_route": "Accept a default route (0.0.0.0/0, ::/0) from this neighbour; false = "
+    "rejected on import, so it never reaches the kernel or the mesh.",
+    "neighbors[].import": "`reject` (RFC 8212): only routes a user import rule accepts; `accept`: every route "
+    "the import policies do not reject (a default route still needs accept_default_route).",
+    "neighbors[].export": "`own`: only this machine's announcements, and routes a user export rule accepts; "
+    "`accept`: every best path the export policies do not reject.",
+    "meshes[].max_prefixes": "Default `max_prefixes` of this mesh's members (a member's own value wins); "
+    "none = no limit.",
     "api": "The local API and web view.",
     "api.socket": "The unix socket of the JSON API (mode 0600, root only); every read and write. The CLI's default.",
     "api.http": "Loopback address:port of the read-only web view, its JSON and /metrics; none = off.",

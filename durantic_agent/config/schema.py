@@ -74,6 +74,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# routes per address family a peer may send before its session is closed with a Cease (GoBGP's prefix limit)
+MaxPrefixes = Annotated[int, Field(ge=1, le=4_294_967_295)]
+
+
 class Machine(_Model):
     name: Name
     asn: ASN
@@ -116,6 +120,8 @@ class MeshMember(_Model):
     address: IPAddr
     public_key: WgKey
     endpoint: Endpoint | None = None
+    max_prefixes: MaxPrefixes | None = None
+    allowed_prefixes: list[IPNet] | None = None
 
 
 class MeshLiveness(_Model):
@@ -163,6 +169,7 @@ class Mesh(_Model):
     persistent_keepalive: Annotated[int, Field(ge=0, le=65535)] = 2
     silent_keepalives: Annotated[int, Field(ge=2, le=100)] = 3
     liveness: MeshLiveness = MeshLiveness()
+    max_prefixes: MaxPrefixes | None = None
 
     @field_validator("interface")
     @classmethod
@@ -210,6 +217,11 @@ class Neighbor(_Model):
     password_file: Path | None = None
     multihop: Annotated[int, Field(ge=1, le=255)] | None = None
     passive: bool = False
+    max_prefixes: MaxPrefixes | None = None
+    accept_default_route: bool = False
+    # RFC 8212: no routes in or out without a policy (peer_policy.py)
+    import_: Literal["accept", "reject"] = Field("reject", alias="import")
+    export: Literal["accept", "own"] = "own"
 
 
 class Api(_Model):

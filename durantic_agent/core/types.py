@@ -49,6 +49,7 @@ class PeerSpec:
     graceful_restart: bool = True
     restart_time: int = 40
     deferral_time: int = 5
+    max_prefixes: int | None = None  # per address family; more closes the session with a Cease
 
     def fingerprint(self) -> str:
         """Stored in the gobgpd peer's description, so a restarted agent can tell changed peers apart."""

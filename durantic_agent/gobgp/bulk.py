@@ -8,13 +8,16 @@ one C-level parse for all of them, attributes left serialized for decode.py's ca
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
+from ..errors import SidecarUnavailable
 from . import raw
-from .client import translate_rpc_error
+from .client import STREAM_IDLE, translate_rpc_error
 from .pb import GLOBAL, SERVICE, V4U, V6U, api
 
 __all__ = ["families_for", "list_destinations", "list_path_request"]
@@ -51,15 +54,41 @@ def list_destinations(
     rpc = channel.unary_stream(_METHOD, request_serializer=api.ListPathRequest.SerializeToString)
     call = rpc(req)  # no response_deserializer: each message arrives as its serialized bytes
     buf: list[bytes] = []
+    guard = _IdleGuard(call, STREAM_IDLE)
     try:
         for b in call:
+            guard.last = time.monotonic()
             buf.append(b)
             if len(buf) >= batch:
+                guard.last = None  # the consumer's time is not gobgpd's silence
                 yield list(raw.DestinationBatch.FromString(b"".join(buf)).destination)
-                buf = []
+                guard.last, buf = time.monotonic(), []
         if buf:
+            guard.last = None
             yield list(raw.DestinationBatch.FromString(b"".join(buf)).destination)
     except grpc.RpcError as e:
+        if guard.fired:
+            raise SidecarUnavailable(f"ListPath: gobgpd sent nothing for {STREAM_IDLE:g} s") from None
         raise translate_rpc_error(e, "ListPath") from None
     finally:
+        guard.done.set()
         call.cancel()
+
+
+class _IdleGuard:
+    """Cancels a blocking stream that has gone `idle` seconds without a message (its idle deadline)."""
+
+    def __init__(self, call: Any, idle: float) -> None:
+        self.last: float | None = time.monotonic()  # None while the consumer holds a batch
+        self.fired = False
+        self.done = threading.Event()
+        self._call, self._idle = call, idle
+        threading.Thread(target=self._run, name="listpath-idle", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.done.wait(self._idle / 4):
+            last = self.last
+            if last is not None and time.monotonic() - last > self._idle:
+                self.fired = True
+                self._call.cancel()
+                return

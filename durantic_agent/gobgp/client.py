@@ -3,10 +3,15 @@
 Thin on purpose: callers get typed helpers for what the agent does often and the raw stub for the rest.
 All GoBGP errors arrive as StatusCode.UNKNOWN with text only; they become SidecarRejected, and
 UNAVAILABLE becomes SidecarUnavailable so the supervisor can tell "gobgpd is gone" from "gobgpd said no".
+Every call has a deadline (a stopped or wedged gobgpd must never hang the agent): unary calls a total one,
+server streams an idle one (the longest wait for the next message) on top of an optional total. The
+best-path watch (watch.py) is a subscription that may rightly stay silent for hours: it ends when the
+sidecar's watchdog kills a gobgpd that stopped answering.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,14 +22,20 @@ import grpc.experimental
 from ..errors import SidecarRejected, SidecarUnavailable
 from .pb import SERVICE, api, rpc
 
-__all__ = ["GobgpClient", "translate_rpc_error"]
+__all__ = ["STREAM_IDLE", "GobgpClient", "translate_rpc_error"]
 
 _MAX_MSG = 256 << 20  # gobgpd's own server limit; ListPath of a big table needs it
+
+
+STREAM_IDLE = 10.0
+"""Seconds a server stream may go without a message before the call is given up (gobgpd is hung)."""
 
 
 def translate_rpc_error(exc: grpc.aio.AioRpcError | grpc.Call, what: str) -> Exception:
     if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
         return SidecarUnavailable(f"{what}: gobgpd unavailable ({exc.details()})")
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return SidecarUnavailable(f"{what}: gobgpd did not answer in time")
     return SidecarRejected(f"{what}: {exc.details()}")
 
 
@@ -66,23 +77,22 @@ class GobgpClient:
         except grpc.aio.AioRpcError as e:
             raise translate_rpc_error(e, method) from None
 
-    async def stream(self, method: str, request: Any) -> AsyncIterator[Any]:
-        try:
-            async for item in getattr(self.stub, method)(request):
-                yield item
-        except grpc.aio.AioRpcError as e:
-            raise translate_rpc_error(e, method) from None
+    async def stream(
+        self, method: str, request: Any, timeout: float | None = None, idle: float = STREAM_IDLE
+    ) -> AsyncIterator[Any]:
+        """A server stream: `timeout` bounds the whole call, `idle` each wait for the next message."""
+        async for item in _read(getattr(self.stub, method)(request, timeout=timeout), method, idle):
+            yield item
 
-    async def raw_stream(self, method: str, request: Any, parse: Any) -> AsyncIterator[Any]:
+    async def raw_stream(
+        self, method: str, request: Any, parse: Any, timeout: float | None = None, idle: float = STREAM_IDLE
+    ) -> AsyncIterator[Any]:
         """A server stream whose messages `parse` turns into the caller's type (e.g. gobgp/raw.py mirrors)."""
         call = self.channel.unary_stream(
             f"{SERVICE}/{method}", request_serializer=type(request).SerializeToString, response_deserializer=parse
         )
-        try:
-            async for item in call(request):
-                yield item
-        except grpc.aio.AioRpcError as e:
-            raise translate_rpc_error(e, method) from None
+        async for item in _read(call(request, timeout=timeout), method, idle):
+            yield item
 
     async def get_global(self, timeout: float = 2.0) -> Any:
         resp = await self.call("GetBgp", api.GetBgpRequest(), timeout=timeout)
@@ -90,3 +100,20 @@ class GobgpClient:
 
     async def list_peers(self) -> list[Any]:
         return [r.peer async for r in self.stream("ListPeer", api.ListPeerRequest(enable_advertised=True))]
+
+
+async def _read(call: Any, method: str, idle: float) -> AsyncIterator[Any]:
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(idle):
+                    item = await call.read()
+            except TimeoutError:
+                raise SidecarUnavailable(f"{method}: gobgpd sent nothing for {idle:g} s") from None
+            if item is grpc.aio.EOF:
+                return
+            yield item
+    except grpc.aio.AioRpcError as e:
+        raise translate_rpc_error(e, method) from None
+    finally:
+        call.cancel()  # a consumer that stops early (or a timeout) ends the call in gobgpd now

@@ -12,7 +12,7 @@ from .client import GobgpClient
 from .decode import decode_destination
 from .pb import V4U, V6U, api
 
-__all__ = ["around", "iter_destinations", "lookup"]
+__all__ = ["around", "iter_destinations", "lookup", "rejected_paths"]
 
 
 async def _list(client: GobgpClient, req: object) -> AsyncIterator[list[RibPath]]:
@@ -45,4 +45,20 @@ async def lookup(client: GobgpClient, prefixes: list[str]) -> list[list[RibPath]
     for fam, want in ((V4U, [p for p in prefixes if ":" not in p]), (V6U, [p for p in prefixes if ":" in p])):
         if want:
             out.extend([paths async for paths in _list(client, list_path_request(fam, want))])
+    return out
+
+
+async def rejected_paths(client: GobgpClient, address: str, prefixes: list[str] | None = None) -> list[RibPath]:
+    """Paths the peer `address` sent that the import policy rejected (its Adj-RIB-In, filtered ones only);
+    `prefixes`: only these exact ones (None: its whole Adj-RIB-In)."""
+    out: list[RibPath] = []
+    for fam in (V4U, V6U):
+        want = [p for p in prefixes if (":" in p) == (fam is V6U)] if prefixes is not None else None
+        if want == []:
+            continue
+        req = api.ListPathRequest(table_type=api.TABLE_TYPE_ADJ_IN, name=address, family=fam, enable_filtered=True)
+        for q in want or ():
+            req.prefixes.append(api.TableLookupPrefix(prefix=q, type=api.TableLookupPrefix.TYPE_EXACT))
+        async for paths in _list(client, req):
+            out.extend(p for p in paths if p.filtered)
     return out

@@ -5,6 +5,10 @@ Launch rules (docs/gobgp.md): explicit `--api-hosts unix://…` in a 0700 runtim
 own session (gobgpd dies on SIGHUP without -f), stale socket unlinked first, and a parent-death signal so
 a machine whose agent is gone stops announcing. Ready = socket exists and GetBgp
 answers; there is no fixed sleep anywhere.
+
+Watchdog: a gobgpd that is alive but does not answer (stopped, wedged) is as useless as a dead one, and
+its process never exits by itself. Once ready, GetBgp is asked every second with a 2 s deadline; three
+misses in a row and the gobgpd is SIGKILLed by its PID, after which the normal restart path applies.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SidecarError, SidecarUnavailable
+from ..errors import SidecarError, SidecarRejected, SidecarUnavailable
 from ..procutil import with_pdeathsig
 from .client import GobgpClient
 
-__all__ = ["GOBGPD_QUIET_FLAGS", "Sidecar", "find_gobgp_cli", "find_gobgpd", "gobgpd_version"]
+__all__ = ["GOBGPD_QUIET_FLAGS", "Sidecar", "Watchdog", "find_gobgp_cli", "find_gobgpd", "gobgpd_version"]
 
 log = logging.getLogger("durantic.gobgpd")
 # no pprof and no metrics: otherwise gobgpd opens an HTTP listener on localhost:6060
@@ -66,6 +71,13 @@ async def gobgpd_version(binary: Path) -> str:
     return out.decode(errors="replace").strip().removeprefix(f"{binary.name} version ")
 
 
+@dataclass(frozen=True)
+class Watchdog:
+    interval: float = 1.0  # between GetBgp probes
+    timeout: float = 2.0  # a probe not answered within this is a miss
+    misses: int = 3  # misses in a row that make gobgpd hung
+
+
 class Sidecar:
     """One gobgpd child. `run()` keeps it alive; `on_ready(client, fresh)` is awaited after every (re)start.
 
@@ -78,6 +90,7 @@ class Sidecar:
         runtime_dir: Path,
         on_ready: Callable[[GobgpClient, bool], Awaitable[None]],
         log_level: str = "info",
+        watchdog: Watchdog = Watchdog(),
     ) -> None:
         self.binary = binary
         self.runtime_dir = runtime_dir
@@ -92,6 +105,14 @@ class Sidecar:
         self._stopping = False
         self._log_task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self.watchdog = watchdog
+        self.misses = 0  # GetBgp probes in a row that gobgpd did not answer
+        self.unresponsive_since: float | None = None  # unix time of the first of them
+        self.hung_kills = 0
+
+    @property
+    def responsive(self) -> bool:
+        return self.misses == 0
 
     @property
     def pid(self) -> int | None:
@@ -179,7 +200,56 @@ class Sidecar:
         self.ready.set()
 
     async def wait_exit(self) -> None:
-        """Returns when the supervised gobgpd is gone (child exit, or the adopted one stops answering)."""
+        """Returns when the supervised gobgpd is gone: it exited, or the watchdog killed it as hung."""
+        dog = asyncio.create_task(self._watch(), name="gobgpd-watchdog")
+        try:
+            await self._wait_gone()
+        finally:
+            dog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dog
+            self.misses = 0
+            self.unresponsive_since = None
+
+    async def _watch(self) -> None:
+        """Probe GetBgp; kill a gobgpd that misses `watchdog.misses` probes in a row (it never exits itself)."""
+        w = self.watchdog
+        while True:
+            await asyncio.sleep(w.interval)
+            client = self.client
+            if client is None:
+                continue
+            try:
+                await client.get_global(timeout=w.timeout)
+            except SidecarRejected:
+                pass  # it answered, even if with an error
+            except SidecarUnavailable:
+                if self.misses == 0:
+                    self.unresponsive_since = time.time()
+                self.misses += 1
+                log.warning("gobgpd did not answer GetBgp within %.1fs (%d/%d)", w.timeout, self.misses, w.misses)
+                if self.misses >= w.misses:
+                    self._kill_hung()
+                    return
+                continue
+            if self.misses:
+                log.info("gobgpd answers again after %d missed probes", self.misses)
+            self.misses = 0
+            self.unresponsive_since = None
+
+    def _kill_hung(self) -> None:
+        pid = self.pid
+        if pid is None:
+            return
+        log.error("gobgpd (pid %d) is hung: killing it to restart", pid)
+        self.hung_kills += 1
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    async def _wait_gone(self) -> None:
         if self.proc is not None and self.adopted_pid is None:
             await self.proc.wait()
             if self._log_task:
@@ -187,17 +257,18 @@ class Sidecar:
                     await asyncio.wait_for(self._log_task, 1.0)
             return
         assert self.client is not None
-        while True:  # adopted: not our child, so poll its liveness cheaply
+        while True:  # adopted: not our child, so poll its liveness cheaply (the watchdog kills it if hung)
             pid = self.adopted_pid
             if pid is not None and not _pid_alive(pid):
                 return
-            try:
-                await self.client.get_global(timeout=2.0)
-            except SidecarUnavailable:
-                return
-            except SidecarError:
-                pass
-            await asyncio.sleep(1.0)
+            if pid is None:  # its PID is unknown: only "does it answer" can tell
+                try:
+                    await self.client.get_global(timeout=2.0)
+                except SidecarUnavailable:
+                    return
+                except SidecarError:
+                    pass
+            await asyncio.sleep(0.2 if pid is not None else 1.0)
 
     async def run(self) -> None:
         """Keep gobgpd alive until stop(). Restarts use exponential backoff (0.1 s .. 10 s)."""

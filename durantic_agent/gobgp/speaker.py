@@ -63,6 +63,8 @@ class PeerInfo:
     router_id: str
     flops: int
     out_queue: int  # updates gobgpd has queued for this peer but not yet written to the session
+    prefix_limited: bool = False  # closed with a Cease for sending more than max_prefixes; held down
+    reason: str = ""  # why the session last went down, as gobgpd says
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -92,6 +94,8 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
         afi = api.AfiSafi(config=api.AfiSafiConfig(family=fam, enabled=True))
         if spec.graceful_restart:
             afi.mp_graceful_restart.CopyFrom(api.MpGracefulRestart(config=api.MpGracefulRestartConfig(enabled=True)))
+        if spec.max_prefixes:
+            afi.prefix_limits.CopyFrom(api.PrefixLimit(family=fam, max_prefixes=spec.max_prefixes))
         afis.append(afi)
     peer = api.Peer(
         conf=api.PeerConf(
@@ -143,11 +147,16 @@ async def list_owned_peers(client: GobgpClient) -> dict[str, str]:
 _STATES = {
     v.number: v.name.removeprefix("SESSION_STATE_").lower() for v in api.PeerState.SessionState.DESCRIPTOR.values
 }
+_REASONS = {
+    v.number: v.name.removeprefix("DISCONNECT_REASON_").lower().replace("_", " ")
+    for v in api.PeerState.DisconnectReason.DESCRIPTOR.values
+    if v.number
+}
 
 
-async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
+async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> dict[str, PeerInfo]:
     out: dict[str, PeerInfo] = {}
-    async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True)):
+    async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True), timeout=timeout):
         p = r.peer
         received = accepted = advertised = 0
         for afi in p.afi_safis:
@@ -167,8 +176,17 @@ async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
             router_id=p.state.router_id,
             flops=p.state.flops,
             out_queue=p.state.queues.output + p.state.out_q,
+            prefix_limited=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
+            reason=_reason(p.state),
         )
     return out
+
+
+def _reason(state: Any) -> str:
+    if state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT:
+        return "prefix limit exceeded (max_prefixes): closed with a Cease, held down"
+    why = _REASONS.get(state.disconnect_reason, "")
+    return f"{why}: {state.disconnect_message}" if why and state.disconnect_message else why
 
 
 async def add_peer(client: GobgpClient, spec: PeerSpec, local_restarting: bool = False) -> None:
@@ -248,7 +266,8 @@ async def _stream(client: GobgpClient, specs: Sequence[PathSpec], withdraw: bool
         hold = table is not None and hold_watch(len(specs), table)
     try:
         with reader_held(client) if hold else contextlib.nullcontext():
-            await client.stub.AddPathStream(gen())
+            # a deadline that grows with the stream: ~100k paths/s is gobgpd's pace on a loaded machine
+            await client.stub.AddPathStream(gen(), timeout=30.0 + len(specs) / 10_000)
     except grpc.aio.AioRpcError as e:
         raise translate_rpc_error(e, "AddPathStream") from None
 
@@ -300,3 +319,9 @@ async def local_paths_among(client: GobgpClient, prefixes: Iterable[str]) -> set
                 if any(p.neighbor_ip in ("<nil>", "") and not p.is_withdraw for p in r.destination.paths):
                     out.add(r.destination.prefix)
     return out
+
+
+async def soft_reset_in(client: GobgpClient, address: str) -> None:
+    """Re-evaluate the routes received from `address` against the current import policy (session kept)."""
+    req = api.ResetPeerRequest(address=address, soft=True, direction=api.ResetPeerRequest.DIRECTION_IN)
+    await client.call("ResetPeer", req)

@@ -226,6 +226,8 @@ def translate(
     agent_defined_sets: Sequence[Msg] = (),
     agent_import: Sequence[Msg] = (),
     agent_export: Sequence[Msg] = (),
+    agent_import_last: Sequence[Msg] = (),
+    agent_export_last: Sequence[Msg] = (),
 ) -> DesiredPolicies:
     """Build the GoBGP objects for the machine's assignment.
 
@@ -234,6 +236,8 @@ def translate(
     - `agent_defined_sets`, `agent_import`, `agent_export`: the agent's own DefinedSet/Policy dicts
       (same JSON form, logical names starting with `durantic-`, statements with short names). Their
       policies come first in the direction's list, before every user policy.
+    - `agent_import_last`, `agent_export_last`: the agent's policies placed after every user policy (a
+      default that a user rule's accept or reject overrides).
     Only sets named in the assignment are translated. Raises ValidationFailed on cross-object errors
     (duplicate names, unknown set in the assignment, unknown neighbour).
     """
@@ -251,20 +255,21 @@ def translate(
     )
     if errors:
         raise ValidationFailed(errors[0])
-    _check_agent_objects(agent_defined_sets, (*agent_import, *agent_export))
+    agent_all = (*agent_import, *agent_export, *agent_import_last, *agent_export_last)
+    _check_agent_objects(agent_defined_sets, agent_all)
 
     b = _Builder()
     for s in agent_defined_sets:
         b.sets[s["name"]] = copy.deepcopy(dict(s))
-    logical: list[Msg] = [
-        copy.deepcopy(dict(p)) for p in dict((p["name"], p) for p in (*agent_import, *agent_export)).values()
-    ]
+    logical: list[Msg] = [copy.deepcopy(dict(p)) for p in dict((p["name"], p) for p in agent_all).values()]
     for ps in used:
         logical.append(b.user_policy(ps, my_asn, neighbors))
     sets, policies, names = _version(b.sets, logical)
 
     imp = [names[p["name"]] for p in agent_import] + [names[USER_PREFIX + n] for n in assignment.import_policies]
+    imp += [names[p["name"]] for p in agent_import_last]
     exp = [names[p["name"]] for p in agent_export] + [names[USER_PREFIX + n] for n in assignment.export_policies]
+    exp += [names[p["name"]] for p in agent_export_last]
     return DesiredPolicies(
         defined_sets=sets,
         policies=policies,

@@ -154,7 +154,7 @@ def render_peers(peers: Sequence[Mapping[str, Any]]) -> str:
             str(p["kind"]),
             str(p["address"]),
             str(p["asn"]),
-            str(p["state"]),
+            fmt_state(p),
             fmt_duration(p.get("uptime_seconds")),
             f"{_dash(p.get('received'))}/{_dash(p.get('accepted'))}/{_dash(p.get('advertised'))}",
             fmt_duration(p.get("handshake_age_seconds")) if p.get("wg_endpoint") is not None else "-",
@@ -178,6 +178,13 @@ def render_peers(peers: Sequence[Mapping[str, Any]]) -> str:
         "DATA PLANE",
     )
     return table(headers, rows)
+
+
+def fmt_state(p: Mapping[str, Any]) -> str:
+    """BGP state; a session held down by its prefix limit says so (the reason is in --json)."""
+    return (
+        f"{p['state']} (max_prefixes {p.get('max_prefixes')} exceeded)" if p.get("prefix_limited") else str(p["state"])
+    )
 
 
 def fmt_liveness(lv: Mapping[str, Any] | None) -> str:
@@ -281,6 +288,10 @@ def render_status(st: Mapping[str, Any]) -> str:
         f"agent      {st['version']}  pid {st['pid']}  up {fmt_duration(st['uptime_seconds'])}  drain {st['drain']}",
         f"gobgpd     {g['version']}  pid {_dash(g['pid'])}  restarts {g['restarts']}  ready {fmt_value(g['ready'])}",
     ]
+    if not g.get("responsive", True):
+        lines.append(
+            f"gobgpd     UNRESPONSIVE: {g['missed_probes']} GetBgp probes unanswered since {g['unresponsive_since']}"
+        )
     for mesh in st.get("meshes", []):
         lines.append(
             f"mesh       {mesh['name']}  {mesh['interface']}  {mesh['address']}  port {mesh['listen_port']}  "

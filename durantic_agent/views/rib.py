@@ -59,6 +59,15 @@ def path_dict(
     }
 
 
+def inside(prefix: str, allowed: Sequence[str]) -> bool:
+    """`prefix` equals or lies inside one of `allowed` (a member's allowed_prefixes)."""
+    net = ipaddress.ip_network(prefix)
+    return any(
+        net.version == (a := ipaddress.ip_network(a_)).version and net.subnet_of(a)  # type: ignore[arg-type]
+        for a_ in allowed
+    )
+
+
 def rib_rows(
     destinations: Sequence[Sequence[RibPath]],
     names: Mapping[str, str],

@@ -327,6 +327,14 @@ def gobgp_cli(sock: Path, *args: str) -> Any:
     return json.loads(out) if out.strip() else None
 
 
+def birdc(sock: Path, *args: str) -> str:
+    return run(["birdc", "-s", str(sock), *args], check=False).stdout
+
+
+def bird_has_route(sock: Path, prefix: str) -> bool:
+    return prefix in birdc(sock, "show", "route", prefix)
+
+
 def bird_sessions(sock: Path) -> dict[str, tuple[str, float]]:
     """BIRD's BGP protocols as {name: (info, since in seconds of the day)}, from `birdc show protocols`."""
     out: dict[str, tuple[str, float]] = {}

@@ -59,8 +59,8 @@ def topo(lab: Lab) -> dict[str, Any]:
             asn,
             me,
             neighbors=[
-                {"name": "x", "address": "10.98.0.3", "asn": ASN_X},
-                {"name": "peer", "address": other, "asn": oasn},
+                {"name": "x", "address": "10.98.0.3", "asn": ASN_X, "import": "accept", "export": "accept"},
+                {"name": "peer", "address": other, "asn": oasn, "import": "accept", "export": "accept"},
             ],
         )
         handles[name] = lab.start_agent(name, ns, cfg)

@@ -70,8 +70,8 @@ def topo(lab: Lab) -> dict[str, Any]:
         4200000001,
         "10.93.0.1",
         neighbors=[
-            {"name": "b2", "address": "10.93.0.2", "asn": 4200000002},
-            {"name": "b3", "address": "10.93.0.3", "asn": 4200000003},
+            {"name": "b2", "address": "10.93.0.2", "asn": 4200000002, "import": "accept", "export": "accept"},
+            {"name": "b3", "address": "10.93.0.3", "asn": 4200000003, "import": "accept", "export": "accept"},
         ],
     )
     # a long selection deferral: a neighbour that gets routes back after a restart does not owe it to the timer
@@ -87,7 +87,7 @@ def test_export_policy_change_withdraws_a_learned_route(topo: dict[str, Any], tm
     h, s2, s3 = topo["a"], topo["s2"], topo["s3"]
     assert "4200000001 4200000003" in birdc(s2, "show", "route", "all", LEARNED)
     sessions = {**bird_sessions(s2), **bird_sessions(s3)}
-    uptimes = {n: p["uptime"] for n, p in h.peers().items()}
+    uptimes = {n: p["established_at"] for n, p in h.peers().items()}
     policy = {
         "policy_sets": [
             {
@@ -104,7 +104,7 @@ def test_export_policy_change_withdraws_a_learned_route(topo: dict[str, Any], tm
     wait_for(lambda: not has_route(s2, LEARNED), 15, "b2 to lose b3's route once the export policy rejects it")
     assert has_route(s2, OWN), "the agent's own route went too"
     assert same_sessions(sessions, {**bird_sessions(s2), **bird_sessions(s3)}), "a BIRD session was reset"
-    assert {n: p["uptime"] for n, p in h.peers().items()} == uptimes
+    assert {n: p["established_at"] for n, p in h.peers().items()} == uptimes
 
 
 def test_neighbour_without_graceful_restart_gets_routes_back_after_a_gobgpd_crash(topo: dict[str, Any]) -> None:

@@ -23,12 +23,12 @@ def topo(lab: Lab) -> dict[str, object]:
     lab.segment("u", {a: "10.99.0.1/24", b: "10.99.0.2/24", x: "10.99.0.3/24"})
     xproc, xsock = lab.start_peer_gobgpd("gobgpd-x", x, ASN_X, "10.99.0.3", {"10.99.0.1": ASN_A, "10.99.0.2": ASN_B})
     neighbors_a = [
-        {"name": "b", "address": "10.99.0.2", "asn": ASN_B},
-        {"name": "x", "address": "10.99.0.3", "asn": ASN_X},
+        {"name": "b", "address": "10.99.0.2", "asn": ASN_B, "import": "accept", "export": "accept"},
+        {"name": "x", "address": "10.99.0.3", "asn": ASN_X, "import": "accept", "export": "accept"},
     ]
     neighbors_b = [
-        {"name": "a", "address": "10.99.0.1", "asn": ASN_A},
-        {"name": "x", "address": "10.99.0.3", "asn": ASN_X},
+        {"name": "a", "address": "10.99.0.1", "asn": ASN_A, "import": "accept", "export": "accept"},
+        {"name": "x", "address": "10.99.0.3", "asn": ASN_X, "import": "accept", "export": "accept"},
     ]
     ha = lab.start_agent("a", a, lab.agent_config("a", ASN_A, "10.99.0.1", neighbors=neighbors_a))
     hb = lab.start_agent("b", b, lab.agent_config("b", ASN_B, "10.99.0.2", neighbors=neighbors_b))
@@ -77,7 +77,10 @@ def test_reload_keeps_unchanged_sessions(lab: Lab, topo: dict[str, object]) -> N
     wait_for(lambda: ha.established("b", "x"), 40, "sessions")
     uptime_b = ha.peers()["b"]["established_at"]
     cfg = dict(ha.config)
-    cfg["neighbors"] = [*cfg["neighbors"], {"name": "y", "address": "10.99.0.9", "asn": 65009}]
+    cfg["neighbors"] = [
+        *cfg["neighbors"],
+        {"name": "y", "address": "10.99.0.9", "asn": 65009, "import": "accept", "export": "accept"},
+    ]
     ha.write_config(cfg)
     r = ha.cli("agent", "reload")
     assert r.returncode == 0, r.stderr

@@ -42,8 +42,8 @@ def topo(lab: Lab) -> dict[str, Any]:
         4200000001,
         "10.91.0.1",
         neighbors=[
-            {"name": "b2", "address": "10.91.0.2", "asn": 4200000002},
-            {"name": "bad", "address": "10.91.0.5", "asn": 65005},
+            {"name": "b2", "address": "10.91.0.2", "asn": 4200000002, "import": "accept", "export": "accept"},
+            {"name": "bad", "address": "10.91.0.5", "asn": 65005, "import": "accept", "export": "accept"},
         ],
     )
     h = lab.start_agent("a", a, cfg)
@@ -56,7 +56,7 @@ def test_malformed_updates_reset_only_their_session(topo: dict[str, Any]) -> Non
     h, s2, m = topo["a"], topo["s2"], topo["m"]
     gobgpd = h.api("GET", "/v1/status")["gobgpd"]
     sessions = bird_sessions(s2)
-    uptime = h.peers()["b2"]["uptime"]
+    uptime = h.peers()["b2"]["established_at"]
     speaker = [sys.executable, "-m", "tests.lab.bgp_speaker", "10.91.0.1", "65005", "10.91.0.5", *KINDS]
     out = run(["ip", "netns", "exec", m, *speaker], cwd=ROOT, timeout=120).stdout
     results = {r["kind"]: r for r in map(json.loads, out.splitlines())}
@@ -69,5 +69,5 @@ def test_malformed_updates_reset_only_their_session(topo: dict[str, Any]) -> Non
     assert not h.api("GET", "/v1/rib?prefix=10.88.1.0/24"), "the overrunning UPDATE's route was taken"
     after = h.api("GET", "/v1/status")["gobgpd"]
     assert (after["pid"], after["restarts"]) == (gobgpd["pid"], gobgpd["restarts"]), "gobgpd went down"
-    assert h.established("b2") and h.peers()["b2"]["uptime"] == uptime
+    assert h.established("b2") and h.peers()["b2"]["established_at"] == uptime
     assert same_sessions(sessions, bird_sessions(s2)), "the session to b2 was reset"

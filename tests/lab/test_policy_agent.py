@@ -72,8 +72,8 @@ def topo(lab: Lab) -> dict[str, Any]:
         4200000001,
         "10.94.0.1",
         neighbors=[
-            {"name": "b2", "address": "10.94.0.2", "asn": 4200000002},
-            {"name": "b3", "address": "10.94.0.3", "asn": 4200000003},
+            {"name": "b2", "address": "10.94.0.2", "asn": 4200000002, "import": "accept", "export": "accept"},
+            {"name": "b3", "address": "10.94.0.3", "asn": 4200000003, "import": "accept", "export": "accept"},
         ],
     )
     h = lab.start_agent("a", a, cfg)

@@ -196,7 +196,10 @@ def test_external_routes_reach_the_mesh_and_the_tag_stays_inside(lab: Lab, big: 
     run([GOBGP, "--target", t, "global", "as", "65010", "router-id", "10.99.0.2", "listen-port", "179"])
     run([GOBGP, "--target", t, "neighbor", "add", "10.99.0.1", "as", str(big.machines[0].asn)])
     run([GOBGP, "--target", t, "global", "rib", "-a", "ipv4", "add", "10.230.0.0/24", "aspath", "65011"])
-    cfg = dict(a.config, neighbors=[{"name": "ext", "address": "10.99.0.2", "asn": 65010}])
+    cfg = dict(
+        a.config,
+        neighbors=[{"name": "ext", "address": "10.99.0.2", "asn": 65010, "import": "accept", "export": "accept"}],
+    )
     a.write_config(cfg)
     assert a.cli("agent", "reload").returncode == 0
     wait_for(lambda: a.established("ext"), 45, "n01's session to the external neighbour")

@@ -3,6 +3,7 @@ for unchanged announcements, so a later pass must still see every change)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from durantic_agent.config import AgentConfig, parse_config
@@ -49,3 +50,40 @@ def test_a_changed_announcement_is_seen_on_the_next_pass() -> None:
         desired(CFG, st, lambda name: True).paths["10.1.0.0/24"]
         is desired(CFG, st, lambda name: True).paths["10.1.0.0/24"]
     )
+
+
+def test_members_take_the_mesh_max_prefixes_unless_their_entry_has_one(tmp_path: Path) -> None:
+    from durantic_agent.desired import desired_peers
+
+    keyfile = tmp_path / "m.key"
+    keyfile.write_text("C" * 43 + "=\n")
+    keyfile.chmod(0o600)
+    key = "A" * 43 + "="
+    member = {"asn": 4200000002, "public_key": key}
+    cfg = parse_config(
+        {
+            "machine": {"name": "a", "asn": 4200000001, "router_id": "192.0.2.1"},
+            "meshes": [
+                {
+                    "name": "m",
+                    "address": "100.64.0.1/24",
+                    "private_key_file": str(keyfile),
+                    "max_prefixes": 100,
+                    "members": [
+                        {**member, "name": "b", "address": "100.64.0.2"},
+                        {
+                            **member,
+                            "name": "c",
+                            "address": "100.64.0.3",
+                            "asn": 4200000003,
+                            "max_prefixes": 7,
+                            "public_key": "B" * 43 + "=",
+                        },
+                    ],
+                }
+            ],
+            "neighbors": [{"name": "tor", "address": "192.0.2.9", "asn": 65000, "max_prefixes": 5000}],
+        }
+    )
+    peers = desired_peers(cfg, {})
+    assert {p.name: p.max_prefixes for p in peers.values()} == {"b": 100, "c": 7, "tor": 5000}

@@ -84,6 +84,10 @@ DESCRIPTIONS: dict[str, str] = {
     "neighbors[].password_file": "TCP MD5 password file (RFC 2385); must not be readable by group or others.",
     "neighbors[].multihop": "eBGP multihop TTL; none = directly connected.",
     "neighbors[].passive": "Wait for the neighbour to connect; never connect out.",
+    "neighbors[].bfd": "BFD on the session, run by gobgpd: the router drops this machine's routes within "
+    "interval x multiplier of its death; absent = off (docs/liveness.md).",
+    "neighbors[].bfd.interval": "BFD transmit and required receive interval (10ms..60s).",
+    "neighbors[].bfd.multiplier": "Missed BFD packets after which the session is down.",
     "api": "The local API and web view.",
     "api.socket": "The unix socket of the JSON API (mode 0600, root only); every read and write. The CLI's default.",
     "api.http": "Loopback address:port of the read-only web view, its JSON and /metrics; none = off.",

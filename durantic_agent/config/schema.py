@@ -24,6 +24,7 @@ __all__ = [
     "MeshLiveness",
     "MeshMember",
     "Neighbor",
+    "NeighborBfd",
     "WireGuard",
 ]
 
@@ -118,6 +119,14 @@ class MeshMember(_Model):
     endpoint: Endpoint | None = None
 
 
+def _detect_interval(v: float) -> float:
+    if not 0.01 <= v <= 60:
+        raise ValueError("must be between 10ms and 60s")
+    if abs(v * 1000 - round(v * 1000)) > 1e-6:
+        raise ValueError("must be a whole number of milliseconds")
+    return v
+
+
 class MeshLiveness(_Model):
     """Data-plane liveness of the members (docs/liveness.md): echo to each member's mesh address."""
 
@@ -133,11 +142,7 @@ class MeshLiveness(_Model):
     @field_validator("interval")
     @classmethod
     def _interval(cls, v: float) -> float:
-        if not 0.01 <= v <= 60:
-            raise ValueError("must be between 10ms and 60s")
-        if abs(v * 1000 - round(v * 1000)) > 1e-6:
-            raise ValueError("must be a whole number of milliseconds")
-        return v
+        return _detect_interval(v)
 
     @model_validator(mode="after")
     def _spacing(self) -> MeshLiveness:
@@ -201,6 +206,14 @@ class Mesh(_Model):
         return self.interface or f"{WG_PREFIX}{self.name}"
 
 
+class NeighborBfd(_Model):
+    """BFD (RFC 5880) on the session, run by gobgpd (docs/liveness.md); absent = off."""
+
+    # Sent every interval; the session is down after interval x multiplier of silence (default 0.9 s).
+    interval: Annotated[Duration, AfterValidator(_detect_interval)] = 0.3
+    multiplier: Annotated[int, Field(ge=1, le=255)] = 3
+
+
 class Neighbor(_Model):
     name: Name
     address: IPAddr
@@ -210,6 +223,7 @@ class Neighbor(_Model):
     password_file: Path | None = None
     multihop: Annotated[int, Field(ge=1, le=255)] | None = None
     passive: bool = False
+    bfd: NeighborBfd | None = None
 
 
 class Api(_Model):

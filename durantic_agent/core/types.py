@@ -49,6 +49,8 @@ class PeerSpec:
     graceful_restart: bool = True
     restart_time: int = 40
     deferral_time: int = 5
+    bfd_interval_us: int | None = None  # BFD transmit/receive interval; None = BFD off
+    bfd_multiplier: int = 3
 
     def fingerprint(self) -> str:
         """Stored in the gobgpd peer's description, so a restarted agent can tell changed peers apart."""

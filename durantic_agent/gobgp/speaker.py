@@ -51,6 +51,12 @@ class GlobalSpec:
 
 
 @dataclass(frozen=True)
+class BfdInfo:
+    state: str  # up | down | init | admin_down
+    remote_state: str  # as the router reports it in its packets
+
+
+@dataclass(frozen=True)
 class PeerInfo:
     address: str
     asn: int
@@ -63,6 +69,7 @@ class PeerInfo:
     router_id: str
     flops: int
     out_queue: int  # updates gobgpd has queued for this peer but not yet written to the session
+    bfd: BfdInfo | None = None  # None: BFD not enabled on this peer
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -117,6 +124,15 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
     )
     if spec.multihop_ttl:
         peer.ebgp_multihop.CopyFrom(api.EbgpMultihop(enabled=True, multihop_ttl=spec.multihop_ttl))
+    if spec.bfd_interval_us is not None:
+        peer.bfd.CopyFrom(
+            api.BfdPeerConfig(
+                enabled=True,
+                desired_minimum_tx_interval=spec.bfd_interval_us,
+                required_minimum_receive=spec.bfd_interval_us,
+                detection_multiplier=spec.bfd_multiplier,
+            )
+        )
     if spec.graceful_restart:
         peer.graceful_restart.CopyFrom(
             api.GracefulRestart(
@@ -145,6 +161,21 @@ _STATES = {
 }
 
 
+_BFD_STATES = {
+    v.number: v.name.removeprefix("BFD_SESSION_STATE_").lower() for v in api.BfdSessionState.DESCRIPTOR.values
+}
+
+
+def _bfd_info(p: Any) -> BfdInfo | None:
+    if not p.bfd.enabled:
+        return None
+    b = p.state.bfd_state
+    return BfdInfo(
+        state=_BFD_STATES.get(b.session_state, "unknown"),
+        remote_state=_BFD_STATES.get(b.remote_session_state, "unknown"),
+    )
+
+
 async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
     out: dict[str, PeerInfo] = {}
     async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True)):
@@ -167,6 +198,7 @@ async def list_peer_info(client: GobgpClient) -> dict[str, PeerInfo]:
             router_id=p.state.router_id,
             flops=p.state.flops,
             out_queue=p.state.queues.output + p.state.out_q,
+            bfd=_bfd_info(p),
         )
     return out
 

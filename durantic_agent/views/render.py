@@ -121,10 +121,13 @@ def render_peers(peers: Sequence[Mapping[str, Any]], now: float | None = None) -
 
 
 def fmt_liveness(lv: Mapping[str, Any] | None, now: float | None = None) -> str:
-    """A member's data plane: 'up 0.4ms' (last echo round trip), 'down 12s' (for how long), 'unknown'."""
+    """A member's data plane: 'up 0.4ms' (last echo round trip), 'down 12s' (for how long), 'unknown';
+    a neighbour's BFD session: 'bfd up', 'bfd down'."""
     if not lv:
         return "-"
     state = str(lv.get("state"))
+    if lv.get("via") == "bfd":
+        return f"bfd {state}"
     if state == "up":
         return "up" if lv.get("rtt") is None else f"up {lv['rtt'] * 1000:.1f}ms"
     if state == "down":

@@ -189,6 +189,7 @@ function pathTypeCell(t) {
 
 function livenessCell(lv) {
   if (!lv) return "-";
+  if (lv.via === "bfd") return badge("bfd " + lv.state, lv.state === "up" ? "ok" : lv.state === "down" ? "bad" : "muted");
   if (lv.state === "up") return badge(lv.rtt === null ? "up" : "up " + (lv.rtt * 1000).toFixed(1) + " ms", "ok");
   if (lv.state === "down") return badge("down " + ago(lv.since), "bad");
   return badge(lv.state, "muted");
@@ -208,7 +209,7 @@ async function loadPeers() {
       ? "-" : ago(p.last_handshake)),
     h("td", { class: "num" }, bytes(p.rx_bytes) + " / " + bytes(p.tx_bytes)),
     h("td", { class: "path-type" }, pathTypeCell(p.path_type)),
-    h("td", { class: "liveness", title: p.liveness ? "since " + utc(p.liveness.since) : "" },
+    h("td", { class: "liveness", title: p.liveness && p.liveness.since ? "since " + utc(p.liveness.since) : "" },
       livenessCell(p.liveness)))));
 }
 

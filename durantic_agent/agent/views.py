@@ -37,7 +37,7 @@ def _bfd_view(info: speaker.PeerInfo | None) -> dict[str, Any] | None:
     """A neighbour's data plane as gobgpd's BFD session sees it (None: BFD off)."""
     if info is None or info.bfd is None:
         return None
-    return {"via": "bfd", "state": info.bfd.state, "remote_state": info.bfd.remote_state}
+    return {"via": "bfd", "state": info.bfd.state}
 
 
 class AgentViews:

@@ -52,8 +52,7 @@ class GlobalSpec:
 
 @dataclass(frozen=True)
 class BfdInfo:
-    state: str  # up | down | init | admin_down
-    remote_state: str  # as the router reports it in its packets
+    state: str  # up | down | init | admin_down (gobgpd 4.8 reports no remote state or failure times)
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,6 @@ def _bfd_info(p: Any) -> BfdInfo | None:
     b = p.state.bfd_state
     return BfdInfo(
         state=_BFD_STATES.get(b.session_state, "unknown"),
-        remote_state=_BFD_STATES.get(b.remote_session_state, "unknown"),
     )
 
 

@@ -32,7 +32,7 @@ def test_peers_and_status_show_the_bfd_state(topo: BfdRouter) -> None:
 
 
 def test_power_off_moves_the_vip_at_the_router_on_bfd(lab: Lab, topo: BfdRouter) -> None:
-    dead = wait_for(lambda: best_origin(topo.sock), 30, "router: a best path for the VIP")
+    dead = str(wait_for(lambda: best_origin(topo.sock), 30, "router: a best path for the VIP"))
     other = "b" if dead == "a" else "a"
     h = topo.agents[dead]
     power_off(lab, h, topo.links[h.ns])

@@ -14,7 +14,7 @@ from .harness import AgentHandle, Lab, run, wait_for
 VIP = "10.52.0.10"
 NET = "10.94.0"
 ROUTER = f"{NET}.254"
-ORIGINS = {"a": (f"{NET}.1", 4200000001), "b": (f"{NET}.2", 4200000002)}
+ORIGINS = {"ra": (f"{NET}.1", 4200000001), "rb": (f"{NET}.2", 4200000002)}
 # A long hold time: whatever moves the VIP well inside it is BFD, not BGP's hold timer.
 HOLD = 90
 

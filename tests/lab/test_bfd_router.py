@@ -23,7 +23,7 @@ def topo(lab: Lab) -> BfdRouter:
 
 
 def test_peers_and_status_show_the_bfd_state(topo: BfdRouter) -> None:
-    a = topo.agents["a"]
+    a = topo.agents["ra"]
     assert a.peers()["r"]["liveness"] == {"via": "bfd", "state": "up"}
     out = a.cli("peers").stdout
     assert any(line.startswith("r ") and line.rstrip().endswith("bfd up") for line in out.splitlines()), out
@@ -33,7 +33,7 @@ def test_peers_and_status_show_the_bfd_state(topo: BfdRouter) -> None:
 
 def test_power_off_moves_the_vip_at_the_router_on_bfd(lab: Lab, topo: BfdRouter) -> None:
     dead = str(wait_for(lambda: best_origin(topo.sock), 30, "router: a best path for the VIP"))
-    other = "b" if dead == "a" else "a"
+    other = "rb" if dead == "ra" else "ra"
     h = topo.agents[dead]
     power_off(lab, h, topo.links[h.ns])
     # the hold time is HOLD s and BIRD is GR-aware: only BFD can move it inside that

@@ -71,6 +71,12 @@ def _announce(lab: Lab, h: AgentHandle) -> None:
     assert h.cli("apply", "-f", str(f)).returncode == 0
 
 
+def _fresh_origins(h: AgentHandle) -> set[str]:
+    """Next hops of the VIP's paths at h that are not stale."""
+    rows = h.api("GET", f"/v1/rib?prefix={VIP}/32")
+    return {str(p["next_hop"]) for p in (rows[0]["paths"] if rows else []) if not p["stale"]}
+
+
 def _agent_figure(lab: Lab, h: AgentHandle) -> tuple[float, int]:
     out = lab.sh(h.ns, "curl -sf http://127.0.0.1:9179/metrics").stdout
     total = count = 0.0
@@ -131,6 +137,9 @@ def _mesh(lab: Lab, runs: int) -> None:
         h = agents[dead]
         for o in observers:
             wait_for(lambda o=o, d=dead: o.peers()[d]["liveness"]["state"] == "up", 30, "up")  # type: ignore[misc]
+            # the other origin's path must be back too (the restarted agent re-announces it after its health
+            # check): else the move waits for that announcement, not for the failover
+            wait_for(lambda o=o: _fresh_origins(o) == set(addr.values()), 60, "both origins' paths at the observers")  # type: ignore[misc]
         before = {o.name: _agent_figure(lab, o) for o in observers}
         key = ms[other].pubkey
         seen: dict[str, dict[str, Any]] = {o.name: {} for o in observers}

@@ -63,6 +63,8 @@ def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, P
             multihop_ttl=n.multihop,
             passive=n.passive,
             max_prefixes=n.max_prefixes,
+            bfd_interval_us=round(n.bfd.interval * 1_000_000) if n.bfd else None,
+            bfd_multiplier=n.bfd.multiplier if n.bfd else 3,
             **timers,  # type: ignore[arg-type]
         )
     for mesh in cfg.meshes:

@@ -70,6 +70,13 @@ def _as_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | No
         return None
 
 
+def _bfd_view(info: speaker.PeerInfo | None) -> dict[str, Any] | None:
+    """A neighbour's data plane as gobgpd's BFD session sees it (None: BFD off)."""
+    if info is None or info.bfd is None:
+        return None
+    return {"via": "bfd", "state": info.bfd.state}
+
+
 class AgentViews:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
@@ -246,7 +253,7 @@ class AgentViews:
                     "rx_bytes": w.rx_bytes if w else None,
                     "tx_bytes": w.tx_bytes if w else None,
                     "path_type": self._path_type(addr) if spec.kind == "member" else "-",
-                    "liveness": a.member_liveness.view(addr) if spec.kind == "member" else None,
+                    "liveness": a.member_liveness.view(addr) if spec.kind == "member" else _bfd_view(i),
                 }
             )
         if infos:

@@ -98,6 +98,10 @@ DESCRIPTIONS: dict[str, str] = {
     "`accept`: every best path the export policies do not reject.",
     "meshes[].max_prefixes": "Default `max_prefixes` of this mesh's members (a member's own value wins); "
     "none = no limit.",
+    "neighbors[].bfd": "BFD on the session, run by gobgpd: the router drops this machine's routes within "
+    "interval x multiplier of its death; absent = off (docs/liveness.md).",
+    "neighbors[].bfd.interval": "BFD transmit and required receive interval (10ms..60s).",
+    "neighbors[].bfd.multiplier": "Missed BFD packets after which the session is down.",
     "api": "The local API and web view.",
     "api.socket": "The unix socket of the JSON API (mode 0600, root only); every read and write. The CLI's default.",
     "api.http": "Loopback address:port of the read-only web view, its JSON and /metrics; none = off.",

@@ -24,6 +24,7 @@ __all__ = [
     "MeshLiveness",
     "MeshMember",
     "Neighbor",
+    "NeighborBfd",
     "WireGuard",
 ]
 
@@ -102,7 +103,7 @@ class Bgp(_Model):
     connect_retry: Annotated[int, Field(ge=1, le=3600)] = 5
     graceful_restart: bool = True
     # How long peers keep our routes while we restart: twice the slowest hitless restart measured (agent
-    # kill -9 + systemd restart, ~19.5 s; docs/liveness.md), and no more: a silently dead machine stays
+    # kill -9 + systemd restart; docs/liveness.md), and no more: a silently dead machine stays
     # stale that long at a GR router without BFD.
     restart_time: Annotated[int, Field(ge=1, le=4095)] = 40
     deferral_time: Annotated[int, Field(ge=1, le=3600)] = 5
@@ -124,6 +125,14 @@ class MeshMember(_Model):
     allowed_prefixes: list[IPNet] | None = None
 
 
+def _detect_interval(v: float) -> float:
+    if not 0.01 <= v <= 60:
+        raise ValueError("must be between 10ms and 60s")
+    if abs(v * 1000 - round(v * 1000)) > 1e-6:
+        raise ValueError("must be a whole number of milliseconds")
+    return v
+
+
 class MeshLiveness(_Model):
     """Data-plane liveness of the members (docs/liveness.md): echo to each member's mesh address."""
 
@@ -139,11 +148,7 @@ class MeshLiveness(_Model):
     @field_validator("interval")
     @classmethod
     def _interval(cls, v: float) -> float:
-        if not 0.01 <= v <= 60:
-            raise ValueError("must be between 10ms and 60s")
-        if abs(v * 1000 - round(v * 1000)) > 1e-6:
-            raise ValueError("must be a whole number of milliseconds")
-        return v
+        return _detect_interval(v)
 
     @model_validator(mode="after")
     def _spacing(self) -> MeshLiveness:
@@ -208,6 +213,14 @@ class Mesh(_Model):
         return self.interface or f"{WG_PREFIX}{self.name}"
 
 
+class NeighborBfd(_Model):
+    """BFD (RFC 5880) on the session, run by gobgpd (docs/liveness.md); absent = off."""
+
+    # Sent every interval; the session is down after interval x multiplier of silence (default 0.9 s).
+    interval: Annotated[Duration, AfterValidator(_detect_interval)] = 0.3
+    multiplier: Annotated[int, Field(ge=1, le=255)] = 3
+
+
 class Neighbor(_Model):
     name: Name
     address: IPAddr
@@ -222,6 +235,7 @@ class Neighbor(_Model):
     # RFC 8212: no routes in or out without a policy (peer_policy.py)
     import_: Literal["accept", "reject"] = Field("reject", alias="import")
     export: Literal["accept", "own"] = "own"
+    bfd: NeighborBfd | None = None
 
 
 class Api(_Model):

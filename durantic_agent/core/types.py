@@ -50,6 +50,8 @@ class PeerSpec:
     restart_time: int = 40
     deferral_time: int = 5
     max_prefixes: int | None = None  # per address family; more closes the session with a Cease
+    bfd_interval_us: int | None = None  # BFD transmit/receive interval; None = BFD off
+    bfd_multiplier: int = 3
 
     def fingerprint(self) -> str:
         """Stored in the gobgpd peer's description, so a restarted agent can tell changed peers apart."""

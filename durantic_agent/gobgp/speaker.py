@@ -51,6 +51,11 @@ class GlobalSpec:
 
 
 @dataclass(frozen=True)
+class BfdInfo:
+    state: str  # up | down | init | admin_down (gobgpd 4.8 reports no remote state or failure times)
+
+
+@dataclass(frozen=True)
 class PeerInfo:
     address: str
     asn: int
@@ -65,6 +70,7 @@ class PeerInfo:
     out_queue: int  # updates gobgpd has queued for this peer but not yet written to the session
     prefix_limited: bool = False  # closed with a Cease for sending more than max_prefixes; held down
     reason: str = ""  # why the session last went down, as gobgpd says
+    bfd: BfdInfo | None = None  # None: BFD not enabled on this peer
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -121,6 +127,15 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
     )
     if spec.multihop_ttl:
         peer.ebgp_multihop.CopyFrom(api.EbgpMultihop(enabled=True, multihop_ttl=spec.multihop_ttl))
+    if spec.bfd_interval_us is not None:
+        peer.bfd.CopyFrom(
+            api.BfdPeerConfig(
+                enabled=True,
+                desired_minimum_tx_interval=spec.bfd_interval_us,
+                required_minimum_receive=spec.bfd_interval_us,
+                detection_multiplier=spec.bfd_multiplier,
+            )
+        )
     if spec.graceful_restart:
         peer.graceful_restart.CopyFrom(
             api.GracefulRestart(
@@ -154,6 +169,20 @@ _REASONS = {
 }
 
 
+_BFD_STATES = {
+    v.number: v.name.removeprefix("BFD_SESSION_STATE_").lower() for v in api.BfdSessionState.DESCRIPTOR.values
+}
+
+
+def _bfd_info(p: Any) -> BfdInfo | None:
+    if not p.bfd.enabled:
+        return None
+    b = p.state.bfd_state
+    return BfdInfo(
+        state=_BFD_STATES.get(b.session_state, "unknown"),
+    )
+
+
 async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> dict[str, PeerInfo]:
     out: dict[str, PeerInfo] = {}
     async for r in client.stream("ListPeer", api.ListPeerRequest(enable_advertised=True), timeout=timeout):
@@ -178,6 +207,7 @@ async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> d
             out_queue=p.state.queues.output + p.state.out_q,
             prefix_limited=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
             reason=_reason(p.state),
+            bfd=_bfd_info(p),
         )
     return out
 

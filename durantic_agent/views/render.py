@@ -187,11 +187,14 @@ def fmt_state(p: Mapping[str, Any]) -> str:
     )
 
 
-def fmt_liveness(lv: Mapping[str, Any] | None) -> str:
-    """A member's data plane: 'up 0.4ms' (last echo round trip), 'down 12s' (for how long), 'unknown'."""
+def fmt_liveness(lv: Mapping[str, Any] | None, now: float | None = None) -> str:
+    """A member's data plane: 'up 0.4ms' (last echo round trip), 'down 12s' (for how long), 'unknown';
+    a neighbour's BFD session: 'bfd up', 'bfd down'."""
     if not lv:
         return "-"
     state = str(lv.get("state"))
+    if lv.get("via") == "bfd":
+        return f"bfd {state}"
     if state == "up":
         rtt = lv.get("rtt_seconds")
         return "up" if rtt is None else f"up {rtt * 1000:.1f}ms"

@@ -164,8 +164,12 @@ def test_power_off_moves_the_vip_at_once(lab: Lab, mesh: dict[str, Any]) -> None
 def power_off(lab: Lab, h: AgentHandle, link: str) -> None:
     """As if the machine lost power: its underlay link and every process in its namespace gone at once
     (no FIN, RST or NOTIFICATION reaches anyone)."""
-    pids = run(["ip", "netns", "pids", h.ns], check=False).stdout.split()
-    subprocess.run(["ip", "-n", h.ns, "link", "set", link, "down"], check=True)
+    power_off_ns(lab, h.ns, link)
+
+
+def power_off_ns(lab: Lab, ns: str, link: str) -> None:
+    pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
+    subprocess.run(["ip", "-n", ns, "link", "set", link, "down"], check=True)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)

@@ -188,6 +188,7 @@ function pathTypeCell(t) {
 
 function livenessCell(lv) {
   if (!lv) return "-";
+  if (lv.via === "bfd") return badge("bfd " + lv.state, lv.state === "up" ? "ok" : lv.state === "down" ? "bad" : "muted");
   if (lv.state === "up") {
     return badge(lv.rtt_seconds === null ? "up" : "up " + (lv.rtt_seconds * 1000).toFixed(1) + " ms", "ok");
   }

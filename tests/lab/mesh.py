@@ -80,9 +80,7 @@ def start_mesh(
     for m in machines:
         cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, mesh, prefix_len, mf)])
         cfg["wireguard"] = {"backend": backend}
-        out[m.name] = lab.start_agent(m.name, m.ns, cfg, wait=False)
-    for h in out.values():  # started side by side: on a slow machine their starts overlap
-        lab.wait_agent(h)
+        out[m.name] = lab.start_agent(m.name, m.ns, cfg)
     return out
 
 

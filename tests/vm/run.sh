@@ -43,7 +43,7 @@ assert fcntl.ioctl(fd, 0xAE00) == 12  # KVM_GET_API_VERSION
 fi
 case "$DURANTIC_VM_ACCEL" in
   kvm) accel=() factor="${DURANTIC_TEST_TIME_FACTOR:-2}" ;;
-  tcg) accel=(--disable-kvm) factor="${DURANTIC_TEST_TIME_FACTOR:-10}" ;;
+  tcg) accel=(--disable-kvm) factor="${DURANTIC_TEST_TIME_FACTOR:-15}" ;;
   *) echo "vm: DURANTIC_VM_ACCEL=$DURANTIC_VM_ACCEL is not kvm or tcg" >&2; exit 2 ;;
 esac
 

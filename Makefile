@@ -5,10 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 python3-venv python3-dev gcc chromium systemd
+# the test VM (tests/vm/): QEMU, busybox for virtme-ng's initramfs, kmod for depmod and the guest's modprobe
+APT_PACKAGES += qemu-system-x86 busybox-static kmod file
+# kernel-WireGuard tests: run inside the test VM by `make test` and `make test-kernel`
+VM_OUT := artifacts/vm
+VM_TESTS := tests/vm/run.sh --out $(VM_OUT) -- \
+  python -m pytest -q -p no:cacheprovider tests/lab -m wg_kernel --junitxml=$(CURDIR)/$(VM_OUT)/junit.xml
 
-.PHONY: setup apt vendor venv stubs test lint typecheck unit lab demo bench wheel clean
+.PHONY: setup apt vendor venv stubs vm-kernel test test-kernel lint typecheck unit lab demo bench wheel clean
 
-setup: apt vendor venv stubs
+setup: apt vendor venv stubs vm-kernel
 
 # apt: only what is missing is installed; bird2's own service is kept off (the lab starts its own birds).
 apt: $(STAMPS)/apt
@@ -43,6 +49,10 @@ stubs: durantic_agent/_gobgp/gobgp_pb2.py
 durantic_agent/_gobgp/gobgp_pb2.py: durantic_agent/_bin/gobgpd $(STAMPS)/venv vendor-gobgp/gen-stubs.sh
 	PYTHON=$(PY) ./vendor-gobgp/gen-stubs.sh
 
+# Debian's stock kernel for the test VM, unpacked under tests/vm/cache (not installed; cheap when current)
+vm-kernel: $(STAMPS)/apt
+	@./tests/vm/fetch-kernel.sh
+
 lint: setup
 	$(VENV)/bin/ruff check durantic_agent tests bench setup.py deploy
 	$(VENV)/bin/ruff format --check durantic_agent tests bench setup.py deploy
@@ -57,8 +67,21 @@ lab: setup
 	$(PY) -m pytest -q tests -m lab
 
 # The whole suite: lint, types, unit and lab tests (lab tests need root; under CI=true none may skip).
+# The kernel-WireGuard tests run in the test VM alongside the host's pytest; its log is printed after the
+# host's, then one line of totals; the run fails if either part fails.
 test: setup lint typecheck
-	$(PY) -m pytest tests
+	@mkdir -p $(VM_OUT); rm -f $(VM_OUT)/junit.xml artifacts/host-junit.xml; \
+	$(VM_TESTS) >$(VM_OUT)/run.log 2>&1 & vm=$$!; \
+	echo "make test: kernel-WireGuard tests started in the test VM (log: $(VM_OUT)/run.log)"; \
+	host=0; $(PY) -m pytest tests -m 'not wg_kernel' --junitxml=artifacts/host-junit.xml || host=$$?; \
+	echo "make test: waiting for the test VM"; vmrc=0; wait $$vm || vmrc=$$?; \
+	echo "========== kernel-WireGuard tests in the test VM =========="; cat $(VM_OUT)/run.log; \
+	$(PY) tests/vm/totals.py host=artifacts/host-junit.xml vm=$(VM_OUT)/junit.xml; \
+	[ $$host -eq 0 ] && [ $$vmrc -eq 0 ]
+
+# Only the kernel-WireGuard tests, inside the test VM (tests/vm/run.sh: Debian's kernel under QEMU).
+test-kernel: setup
+	$(VM_TESTS)
 
 demo: setup
 	$(PY) -m tests.lab.demo
@@ -71,4 +94,5 @@ wheel: setup
 	$(PY) -m build --wheel --outdir dist .
 
 clean:
-	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/api protos/VERSION protos/*.proto vendor-gobgp/cache
+	rm -rf $(VENV) $(STAMPS) build dist *.egg-info durantic_agent/_bin durantic_agent/_gobgp protos/api protos/VERSION protos/*.proto vendor-gobgp/cache \
+	  tests/vm/cache

@@ -18,15 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import yaml
 
 from durantic_agent.gobgp.sidecar import GOBGPD_QUIET_FLAGS
+from .pace import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -45,7 +47,9 @@ class WaitTimeout(AssertionError):
 
 
 def wait_for(pred: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll `pred` until it returns something truthy; exceptions count as 'not yet'."""
+    """Poll `pred` until it returns something truthy; exceptions count as 'not yet'. The timeout is
+    scaled for slow machines (pace.py)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while True:
@@ -90,7 +94,7 @@ class AgentHandle:
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
         return httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://agent", timeout=timeout
+            transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://agent", timeout=scaled(timeout)
         )
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -193,7 +197,7 @@ class Lab:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.popen.pid, sig)
             try:
-                return proc.popen.wait(timeout)
+                return proc.popen.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.popen.pid, signal.SIGKILL)
@@ -204,7 +208,13 @@ class Lab:
         d = self.base / name
         cfg: dict[str, Any] = {
             "machine": {"name": name, "asn": asn, "router_id": router_id},
-            "bgp": {"listen_port": 179, "hold_time": 9, "keepalive": 3, "connect_retry": 1},
+            # a slow machine (emulated VM) stretches the hold time too, or sessions drop between keepalives
+            "bgp": {
+                "listen_port": 179,
+                "hold_time": round(scaled(9)),
+                "keepalive": round(scaled(3)),
+                "connect_retry": 1,
+            },
             "api": {"socket": str(d / "agent.sock"), "http": None},
             "state_dir": str(d / "state"),
             "runtime_dir": str(d / "run"),
@@ -287,7 +297,7 @@ class Lab:
             if p.alive():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         for p in self.procs:
             try:
                 p.popen.wait(max(0.1, deadline - time.monotonic()))
@@ -305,6 +315,39 @@ class Lab:
         _remove_stale_uapi_sockets(f"dur-{self.prefix}")
         if os.environ.get("DURANTIC_KEEP_LAB") != "1":
             shutil.rmtree(self.base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def module_lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """A lab for one module's fixture: every daemon's log printed once if one of its tests failed."""
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (network namespaces)")
+    for tool in ("ip", "bird"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: run `make setup`")
+    failed_before = request.session.testsfailed
+    lab = Lab()
+    try:
+        yield lab
+    finally:
+        if request.session.testsfailed > failed_before:
+            _keep_logs(lab, request.node.name)
+        lab.close()
+
+
+def _keep_logs(lab: Lab, module: str) -> None:
+    """Every daemon's log, written where a person can read it after the run (captured output of a
+    passing teardown is never shown; the test VM's /tmp is gone when it stops)."""
+    logs = lab.dump_logs()
+    print(logs)
+    d = Path(os.environ.get("DURANTIC_LAB_LOGS") or ROOT / "artifacts" / "lab-logs")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        f = d / f"{module.replace('/', '_')}-{lab.prefix}.log"
+        f.write_text(logs)
+        sys.stderr.write(f"lab logs of {module}: {f}\n")
+    except OSError as exc:
+        sys.stderr.write(f"lab logs of {module} not kept: {exc}\n")
 
 
 def _remove_stale_uapi_sockets(prefix: str, directory: Path = Path("/var/run/wireguard")) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import socket
+import asyncio
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from durantic_agent.wg.keys import hex_to_b64
+from durantic_agent.wg import open_backend
 
 from .harness import DURANTIC, AgentHandle, Lab
 
@@ -69,38 +70,34 @@ def write_members(lab: Lab, mesh: str, machines: list[Machine]) -> str:
     return str(f)
 
 
-def start_mesh(lab: Lab, machines: list[Machine], mesh: str = "m", prefix_len: int = 24) -> dict[str, AgentHandle]:
+def start_mesh(
+    lab: Lab, machines: list[Machine], mesh: str = "m", prefix_len: int = 24, backend: str = "userspace"
+) -> dict[str, AgentHandle]:
     for m in machines:
         keygen(lab, m)
     mf = write_members(lab, mesh, machines)
     out = {}
     for m in machines:
         cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, mesh, prefix_len, mf)])
-        cfg["wireguard"] = {"backend": "userspace"}
+        cfg["wireguard"] = {"backend": backend}
         out[m.name] = lab.start_agent(m.name, m.ns, cfg)
     return out
 
 
 def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
-    """public key (base64) -> AllowedIPs, read from wireguard-go over its UAPI socket."""
+    """public key (base64) -> AllowedIPs of the agent's first mesh, read through the port of the backend
+    the agent runs on (what the agent itself reads back), from a second reader of the same device."""
+    kind = h.config.get("wireguard", {}).get("backend", "auto")
     ifname = h.config["meshes"][0]["interface"]
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(f"/var/run/wireguard/{ifname}.sock")
-        s.sendall(b"get=1\n\n")
-        data = b""
-        while not data.endswith(b"\n\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    out: dict[str, set[str]] = {}
-    cur = None
-    for line in data.decode().splitlines():
-        k, _, v = line.partition("=")
-        if k == "public_key":
-            cur = hex_to_b64(v)
-            out[cur] = set()
-        elif k == "allowed_ip" and cur:
-            out[cur].add(v)
-    return out
+
+    async def read() -> dict[str, set[str]]:
+        be = await open_backend(kind, "dur-", netns=h.ns)
+        try:
+            dev = await be.device(ifname)
+        finally:
+            await be.close()
+        return {key: set(p.allowed_ips) for key, p in dev.peers.items()}
+
+    # its own loop in a thread: the tests' event loop (pytest-asyncio's) stays untouched
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from durantic_agent.wg import kernel_available, open_backend
+from durantic_agent.wg import open_backend
 from durantic_agent.wg.keys import generate_private_key, public_key
 from durantic_agent.wg.plan import plan_peers
 from durantic_agent.wg.port import DeviceState, PeerSpec, WireGuardBackend
 from durantic_agent.wg.userspace import UserspaceBackend
 
+from .backends import WG_BACKENDS, require_backend
 from .netns import Netns, run_prefix, veth_pair
+from .pace import scaled
 
 pytestmark = pytest.mark.lab
 
@@ -70,17 +72,16 @@ async def _ping(ns: Netns, addr: str) -> bool:
 
 async def _ping_soon(ns: Netns, addr: str, attempts: int = 5) -> bool:
     # the first packet may wait for a handshake; a few one-second tries bound it
-    for _ in range(attempts):
+    for _ in range(round(scaled(attempts))):
         if await _ping(ns, addr):
             return True
     return False
 
 
-@pytest.fixture(params=["userspace", "kernel"])
+@pytest.fixture(params=WG_BACKENDS)
 async def lab(request: pytest.FixtureRequest) -> AsyncIterator[Lab]:
     kind = str(request.param)
-    if kind == "kernel" and not kernel_available():
-        pytest.skip("kernel has no wireguard module")
+    require_backend(kind)
     p = run_prefix() + kind[0]
     restarts: list[str] = []
     restarted = asyncio.Event()
@@ -220,7 +221,7 @@ async def test_userspace_restarts_a_dead_wireguard_go(lab: Lab) -> None:
     old = a.backend.pid(a.ifname)
     assert old is not None
     os.kill(old, signal.SIGKILL)  # a process this test run started, by PID
-    await asyncio.wait_for(lab.restarted.wait(), 15)
+    await asyncio.wait_for(lab.restarted.wait(), scaled(15))
     assert lab.restarts == [a.ifname]
     assert a.backend.pid(a.ifname) not in (None, old)
     dev = await a.backend.device(a.ifname)
@@ -269,12 +270,12 @@ async def test_wireguard_go_dies_with_the_agent(lab: Lab) -> None:
     )
     try:
         assert agent.stdout is not None
-        child = int(await asyncio.wait_for(agent.stdout.readline(), 15))
+        child = int(await asyncio.wait_for(agent.stdout.readline(), scaled(15)))
         os.kill(child, 0)
     finally:
         agent.kill()  # SIGKILL: no cleanup code of the agent runs
         await agent.wait()
-    for _ in range(200):
+    for _ in range(round(scaled(200))):
         try:
             os.kill(child, 0)
         except ProcessLookupError:

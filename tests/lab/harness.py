@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from durantic_agent.gobgp.sidecar import GOBGPD_QUIET_FLAGS
+
 from .pace import scaled
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -107,8 +107,8 @@ def agent(lab: Lab) -> AgentHandle:
         _, sock = lab.start_peer_gobgpd(f"gobgpd-{name}", ns, asn, addr, {"10.97.0.1": ASN_A})
         speakers[name] = sock
     neighbors = [
-        {"name": "x", "address": "10.97.0.2", "asn": ASN_X},
-        {"name": "y", "address": "10.97.0.3", "asn": ASN_Y},
+        {"name": "x", "address": "10.97.0.2", "asn": ASN_X, "import": "accept", "export": "accept"},
+        {"name": "y", "address": "10.97.0.3", "asn": ASN_Y, "import": "accept", "export": "accept"},
     ]
     h = lab.start_agent("a", a, lab.agent_config("a", ASN_A, "10.97.0.1", neighbors=neighbors))
     wait_for(lambda: h.established("x", "y"), 40, "a: sessions to x and y")

@@ -9,38 +9,22 @@ as established. Screenshots go to artifacts/screenshots/lab-*.png.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import SHOTS, pw
-from tests.lab.demo import VIP_PREFIX, DemoLab, best_source, build
-from tests.lab.harness import Lab, wait_for
+from tests.lab.demo import VIP_PREFIX, DemoLab, best_source, module_demo
+from tests.lab.harness import wait_for
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def demo(request: pytest.FixtureRequest) -> Iterator[DemoLab]:
-    if os.geteuid() != 0:
-        pytest.fail("lab tests need root (network namespaces)")
-    lab = Lab(prefix=f"dw{os.getpid() % 10000}")  # distinct from tests/lab's labs in the same run
-    d: DemoLab | None = None
-    failed_before = request.session.testsfailed
-    try:
-        d = build(lab)
-        d.forward("c")
-        d.forward("a")
+    with module_demo(request, "dw", forward=("c", "a")) as d:
         yield d
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(lab.dump_logs())
-        if d is not None:
-            d.close()
-        else:
-            lab.close()
 
 
 async def test_routing_and_peers_of_a_lab_agent(demo: DemoLab, page: Any) -> None:

@@ -13,16 +13,19 @@ Teardown always runs: namespaces, daemons and temp files are removed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pytest
 import yaml
 
 from .forward import Forwarder
@@ -276,3 +279,28 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+@contextlib.contextmanager
+def module_demo(
+    request: pytest.FixtureRequest, prefix: str, extra: dict[str, Any] | None = None, forward: Sequence[str] = ()
+) -> Iterator[DemoLab]:
+    """The demo topology for one test module, with `forward`'s web listeners on the host; its daemons'
+    logs are printed when a test of the module failed."""
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (network namespaces)")
+    lab = Lab(prefix=f"{prefix}{os.getpid() % 10000}")
+    d: DemoLab | None = None
+    failed_before = request.session.testsfailed
+    try:
+        d = build(lab, extra)
+        for name in forward:
+            d.forward(name)
+        yield d
+    finally:
+        if request.session.testsfailed > failed_before:
+            print(lab.dump_logs())
+        if d is not None:
+            d.close()
+        else:
+            lab.close()

@@ -7,7 +7,6 @@ kernel route to the VIP (`ip route del`), the VIP on a's lo (`ip addr del`), a's
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -16,29 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.demo import VIP, VIP_PREFIX, WEB_PORT, DemoLab, best_source, build
-from tests.lab.harness import Lab, gobgp_cli, wait_for
+from tests.lab.demo import VIP, VIP_PREFIX, WEB_PORT, DemoLab, best_source, module_demo
+from tests.lab.harness import gobgp_cli, wait_for
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def demo(request: pytest.FixtureRequest) -> Iterator[DemoLab]:
-    if os.geteuid() != 0:
-        pytest.fail("lab tests need root (network namespaces)")
-    lab = Lab(prefix=f"dd{os.getpid() % 10000}")
-    d: DemoLab | None = None
-    failed_before = request.session.testsfailed
-    try:
-        d = build(lab, extra={"resync_interval": "2s"})
+    with module_demo(request, "dd", extra={"resync_interval": "2s"}) as d:
         yield d
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(lab.dump_logs())
-        if d is not None:
-            d.close()
-        else:
-            lab.close()
 
 
 def _drift(demo: DemoLab, name: str, kind: str) -> float:

@@ -397,3 +397,21 @@ def same_sessions(before: dict[str, tuple[str, float]], after: dict[str, tuple[s
     return before.keys() == after.keys() and all(
         before[k][0] == after[k][0] and abs(before[k][1] - after[k][1]) < 0.5 for k in before
     )
+
+
+def bird_neighbour(net: str, n: int, routes: str = "", extra: str = "") -> str:
+    """BIRD 2 config of neighbour `n` (`<net>.<n>`, AS 420000000<n>) peering with the agent at `<net>.1`:
+    it announces the static `routes` and imports everything; `extra` goes into its bgp protocol."""
+    return f"""
+router id {net}.{n};
+log stderr all;
+protocol device {{}}
+protocol static s1 {{ ipv4; {routes} }}
+protocol bgp b{n} {{
+  local {net}.{n} as 420000000{n};
+  neighbor {net}.1 as 4200000001;
+  hold time 9; keepalive time 3; connect retry time 1; connect delay time 1; error wait time 1, 2;
+  {extra}
+  ipv4 {{ import all; export where proto = "s1"; }};
+}}
+"""

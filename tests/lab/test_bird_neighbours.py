@@ -16,23 +16,10 @@ from durantic_agent.core.types import PeerSpec
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
 
-from .harness import Lab, Proc, bird_sessions, run, same_sessions, wait_for
+from .harness import Lab, Proc, bird_neighbour, bird_sessions, run, same_sessions, wait_for
 
 pytestmark = pytest.mark.lab
 
-BIRD_CONF = """
-router id 10.93.0.{n};
-log stderr all;
-protocol device {{}}
-protocol static s1 {{ ipv4; {routes} }}
-protocol bgp b{n} {{
-  local 10.93.0.{n} as 420000000{n};
-  neighbor 10.93.0.1 as 4200000001;
-  hold time 9; keepalive time 3; connect retry time 1; connect delay time 1; error wait time 1, 2;
-  {gr}
-  ipv4 {{ import all; export where proto = "s1"; }};
-}}
-"""
 LEARNED = "10.61.0.0/24"  # b3's, re-advertised by the agent to b2
 OWN = "10.71.0.0/24"  # the agent's announcement
 
@@ -63,8 +50,8 @@ def topo(lab: Lab) -> dict[str, Any]:
     a, b2, b3 = lab.ns("a"), lab.ns("b2"), lab.ns("b3")
     lab.segment("n", {a: "10.93.0.1/24", b2: "10.93.0.2/24", b3: "10.93.0.3/24"})
     # b2 has no graceful restart at all; b3 is BIRD's default (GR aware) and originates LEARNED
-    _, s2 = lab.start_bird("bird2", b2, BIRD_CONF.format(n=2, routes="", gr="graceful restart off;"))
-    _, s3 = lab.start_bird("bird3", b3, BIRD_CONF.format(n=3, routes=f"route {LEARNED} blackhole;", gr=""))
+    _, s2 = lab.start_bird("bird2", b2, bird_neighbour("10.93.0", n=2, routes="", extra="graceful restart off;"))
+    _, s3 = lab.start_bird("bird3", b3, bird_neighbour("10.93.0", n=3, routes=f"route {LEARNED} blackhole;"))
     cfg = lab.agent_config(
         "a",
         4200000001,
@@ -171,5 +158,5 @@ def test_reset_disable_enable_peer_reach_the_neighbour(lab: Lab) -> None:
     g, b4 = lab.ns("g"), lab.ns("b4")
     lab.segment("s", {g: "10.93.0.1/24", b4: "10.93.0.4/24"})
     _, sock = lab.start_gobgpd("gobgpd-g", g)
-    bird, s4 = lab.start_bird("bird4", b4, BIRD_CONF.format(n=4, routes="", gr=""))
+    bird, s4 = lab.start_bird("bird4", b4, bird_neighbour("10.93.0", n=4, routes=""))
     asyncio.run(_speaker_ops(sock, s4, bird))

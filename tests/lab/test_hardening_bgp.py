@@ -12,24 +12,12 @@ from functools import partial
 import pytest
 import yaml
 
-from .harness import DURANTIC, AgentHandle, Lab, birdc, run, wait_for
+from .harness import DURANTIC, AgentHandle, Lab, bird_neighbour, birdc, run, wait_for
 from .harness import bird_has_route as has_route
 from .mesh import Machine, keygen, members_doc, mesh_config
 
 pytestmark = pytest.mark.lab
 
-BIRD_CONF = """
-router id 10.94.0.{n};
-log stderr all;
-protocol device {{}}
-protocol static s1 {{ ipv4; {routes} }}
-protocol bgp b{n} {{
-  local 10.94.0.{n} as 420000000{n};
-  neighbor 10.94.0.1 as 4200000001;
-  hold time 9; keepalive time 3; connect retry time 1; connect delay time 1; error wait time 1, 2;
-  ipv4 {{ import all; export where proto = "s1"; }};
-}}
-"""
 OWN = "10.72.0.0/24"  # the agent's announcement
 
 
@@ -49,7 +37,7 @@ def test_stopped_gobgpd_status_answers_says_unresponsive_and_the_watchdog_restar
     hanging) and says gobgpd is unresponsive; the watchdog kills and restarts it; the route comes back."""
     a, b = lab.ns("hung-a"), lab.ns("hung-b")
     lab.segment("hung", {a: "10.94.0.1/24", b: "10.94.0.2/24"})
-    _, sock = lab.start_bird("hung-bird", b, BIRD_CONF.format(n=2, routes=""))
+    _, sock = lab.start_bird("hung-bird", b, bird_neighbour("10.94.0", n=2, routes=""))
     neighbour = {"name": "b2", "address": "10.94.0.2", "asn": 4200000002}
     cfg = lab.agent_config("hung-a", 4200000001, "10.94.0.1", neighbors=[neighbour])
     h = lab.start_agent("hung-a", a, cfg)
@@ -117,9 +105,9 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     lab.segment("pfx", {a: "10.94.0.1/24", b2: "10.94.0.2/24", b3: "10.94.0.3/24", b4: "10.94.0.4/24"})
     flood = " ".join(f"route 10.82.{i}.0/24 blackhole;" for i in range(12))
     default_and_one = "route 0.0.0.0/0 blackhole; route 10.81.0.0/24 blackhole;"
-    _, s2 = lab.start_bird("pfx-bird2", b2, BIRD_CONF.format(n=2, routes=default_and_one))
-    _, s3 = lab.start_bird("pfx-bird3", b3, BIRD_CONF.format(n=3, routes=flood))
-    _, s4 = lab.start_bird("pfx-bird4", b4, BIRD_CONF.format(n=4, routes="route 10.84.0.0/24 blackhole;"))
+    _, s2 = lab.start_bird("pfx-bird2", b2, bird_neighbour("10.94.0", n=2, routes=default_and_one))
+    _, s3 = lab.start_bird("pfx-bird3", b3, bird_neighbour("10.94.0", n=3, routes=flood))
+    _, s4 = lab.start_bird("pfx-bird4", b4, bird_neighbour("10.94.0", n=4, routes="route 10.84.0.0/24 blackhole;"))
     port = 19181
     cfg = lab.agent_config(
         "pfx-a",

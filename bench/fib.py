@@ -22,7 +22,9 @@ gobgpd learns. Timed from the injection into A until B's gobgpd holds all 50k ("
 propagation through the mesh, gobgpd and wireguard-go, not the agent), and until B's kernel and
 AllowedIPs hold them: the difference is how long forwarding lags behind BGP. Then the same for
 withdrawing the 50k (A's DeletePath): until B's gobgpd has none, and until B's kernel and AllowedIPs
-have none.
+have none. Printed beside it: the CPU seconds B's agent spent on the install (its cost, whatever the
+machine's load) and how busy the machine's cores were while BGP propagated (three agents, three gobgpd
+and three wireguard-go share them: when they are saturated, the lag is the machine's, not the agent's).
 
 flips: with the 50k still installed, A and C both announce the same 1,000 /24s; C's path is one AS longer
 than A's good path, A alternates between good and two ASes longer, 100 prefixes every 100 ms, so B's best
@@ -58,6 +60,25 @@ def kernel_count(ns: str) -> int:
         ["ip", "-n", ns, "-4", "route", "show", "proto", str(PROTO)], capture_output=True, text=True, check=True
     ).stdout
     return out.count("\n")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, elapsed) CPU seconds of the whole machine, summed over its cores."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(v) - v[3] - v[4]) / tick, sum(v) / tick
+
+
+def _busy(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return (b[0] - a[0]) / max(b[1] - a[1], 1e-9) * 100
 
 
 def ip_batch(lab: Lab, pfx: list[str]) -> tuple[float, float]:
@@ -136,12 +157,16 @@ def install(lab: Lab, ms: dict[str, Machine], agents: dict[str, AgentHandle], ru
         batch, _ = ip_batch(lab, pfx)
         ld = load()
         d0 = in_b()
+        c0, m0 = proc_cpu(bpid), machine_cpu()
         t0 = time.monotonic()
         asyncio.run(inject(gobgpd_sock(a), add))
         t_l = _poll_done(lambda d=d0: in_b() >= d + N, t0, "learned by B's gobgpd")  # type: ignore[misc]
+        m_l = machine_cpu()
         t_k = _poll_done(lambda: kernel_count(b.ns) >= N, t0, "kernel")
         t_w = _poll_done(lambda: len(wg_allowed(b).get(apub, ())) >= N + 1, t0, "AllowedIPs")
         lag = max(t_k, t_w) - t_l
+        cpu_b = proc_cpu(bpid) - c0
+        busy = _busy(m0, m_l)
         t0 = time.monotonic()
         asyncio.run(inject(gobgpd_sock(a), wd))
         t_gone = _poll_done(lambda d=d0: in_b() <= d, t0, "withdrawn from B's gobgpd")  # type: ignore[misc]
@@ -152,7 +177,9 @@ def install(lab: Lab, ms: dict[str, Machine], agents: dict[str, AgentHandle], ru
             f"install (live) run {i + 1}: all {N} learned by B's gobgpd {t_l:.2f} s after the injection into A; "
             f"in B's kernel {t_k:.2f} s, AllowedIPs {t_w:.2f} s -> forwarding {lag:.2f} s behind BGP "
             f"({lag / batch:.1f}x ip -batch {batch:.2f} s) | withdrawal: gone from B's gobgpd {t_gone:.2f} s, "
-            f"kernel {t_k2:.2f} s, AllowedIPs {t_w2:.2f} s -> {lag2:.2f} s behind BGP ({ld})"
+            f"kernel {t_k2:.2f} s, AllowedIPs {t_w2:.2f} s -> {lag2:.2f} s behind BGP | B's agent used "
+            f"{cpu_b:.2f} CPU-s for the install; the machine's cores were {busy:.0f} % busy while BGP "
+            f"propagated ({ld})"
         )
         wait_for(lambda: in_b.table()[1] <= paths_b and in_c.table()[1] <= paths_c, 120, "withdrawn", 0.2)
     # leave the 50k installed for the flip test

@@ -132,7 +132,7 @@ def install(lab: Lab, ms: dict[str, Machine], agents: dict[str, AgentHandle], ru
                 "50k direct + 50k relayed in B's and C's RIB",
                 interval=0.1,
             )
-            wait_quiet()
+            wait_quiet(namespaces=lab.namespaces)
             ld = load()
         finally:
             os.kill(bpid, signal.SIGCONT)
@@ -153,7 +153,7 @@ def install(lab: Lab, ms: dict[str, Machine], agents: dict[str, AgentHandle], ru
         wait_for(lambda: kernel_count(b.ns) == 0, 120, "withdrawn from B's kernel", 0.2)
         wait_for(lambda: in_b.table()[1] <= paths_b and in_c.table()[1] <= paths_c, 120, "withdrawn", 0.2)
     for i in range(runs):
-        wait_quiet()
+        wait_quiet(namespaces=lab.namespaces)
         batch, _ = ip_batch(lab, pfx)
         ld = load()
         d0 = in_b()

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
-APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 python3-venv python3-dev gcc chromium systemd
+APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 frr python3-venv python3-dev gcc chromium systemd
 # the test VM (tests/vm/): QEMU, busybox for virtme-ng's initramfs, kmod for depmod and the guest's modprobe
 APT_PACKAGES += qemu-system-x86 busybox-static kmod file
 # kernel-WireGuard tests: run inside the test VM by `make test` and `make test-kernel`
@@ -16,7 +16,8 @@ VM_TESTS := tests/vm/run.sh --out $(VM_OUT) -- \
 
 setup: apt vendor venv stubs vm-kernel
 
-# apt: only what is missing is installed; bird2's own service is kept off (the lab starts its own birds).
+# apt: only what is missing is installed; the services of bird2 and frr are kept off (the lab starts its
+# own BIRDs and FRRs, each in its namespace).
 apt: $(STAMPS)/apt
 $(STAMPS)/apt: Makefile
 	@mkdir -p $(STAMPS)
@@ -25,8 +26,10 @@ $(STAMPS)/apt: Makefile
 	  echo "apt: installing $$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
-	  if echo " $$missing " | grep -q ' bird2 ' && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
-	    systemctl disable --now bird.service || true; fi; \
+	  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
+	    for ps in bird2:bird frr:frr; do \
+	      if echo " $$missing " | grep -q " $${ps%%:*} "; then systemctl disable --now $${ps#*:}.service || true; fi; \
+	    done; fi; \
 	fi
 	@touch $@
 

@@ -1,4 +1,5 @@
-"""The lab: machines as network namespaces running real agents, gobgpd, BIRD and wireguard-go.
+"""The lab: machines as network namespaces running real agents, gobgpd, BIRD and wireguard-go (FRR and
+ExaBGP neighbours: frr.py, exabgp.py).
 
 Everything is named with a per-run prefix, every process is started here and killed by PID, and
 `Lab.close()` always runs (pytest fixture finalizer, also on KeyboardInterrupt), so a failed or

@@ -8,15 +8,11 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 from ..spec import HttpProbe
 from .base import ready
 from .tcp import connect
-
-if TYPE_CHECKING:
-    from .context import ProbeContext
 
 __all__ = ["BadResponse", "HttpTarget", "ServerDisconnected", "final_status", "http", "http_target", "tls_context"]
 
@@ -126,9 +122,8 @@ def _bad_line(line: bytes) -> str:
     return f"malformed HTTP status line {text!r}" if text else "malformed HTTP status line"
 
 
-async def http(spec: HttpProbe, ctx: ProbeContext) -> tuple[bool, str, str]:
-    target = ctx.http_target(spec)
-    tls = ctx.tls_context(spec) if target.tls else None  # a broken CA file is the check's first problem
+async def http(spec: HttpProbe, target: HttpTarget, tls: ssl.SSLContext | None) -> tuple[bool, str, str]:
+    """`target` is the check's prepared request; `tls` its TLS context when the URL is https."""
     loop = asyncio.get_running_loop()
     sock = await connect(loop, target.host, target.port)
     try:

@@ -56,6 +56,8 @@ async def _dispatch(spec: HealthCheck, ctx: ProbeContext) -> tuple[bool, str, st
     if spec.tcp is not None:
         return await tcp(spec.tcp)
     if spec.http is not None:
-        return await http(spec.http, ctx)
+        target = ctx.http_target(spec.http)
+        tls = ctx.tls_context(spec.http) if target.tls else None  # a broken CA file is the check's first problem
+        return await http(spec.http, target, tls)
     assert spec.grpc is not None
     return await grpc_probe(spec.grpc, spec.timeout, ctx.grpc_stub(spec.grpc.target))

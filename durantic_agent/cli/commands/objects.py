@@ -23,17 +23,16 @@ def _load_file(file: str) -> tuple[Any, bytes | None]:
     except UnicodeDecodeError:
         die(f"{file}: not valid UTF-8", EXIT_BAD_INPUT)
     if text.lstrip()[:1] in ("{", "["):
-        # JSON is YAML too; generated files (10k routes) are often JSON, and json parses them ~40x
-        # faster than libyaml. Flow-style YAML that is not JSON falls through to the YAML parser.
+        # JSON is YAML too; generated files (10k routes) are often JSON, and json parses them far faster
+        # than libyaml. Flow-style YAML that is not JSON falls through to the YAML parser.
         with contextlib.suppress(ValueError):
             return json.loads(text), data
-    import yaml  # not at the top: a JSON file or a listing needs no YAML (~12 ms of every start)
+    import yaml  # not at the top: a JSON file or a listing needs no YAML, and every CLI call is a fresh start
 
     from ..yamlload import load_yaml
 
     try:
-        # libyaml when present: 10k objects load in ~0.2 s instead of ~1 s (same safe subset); plain
-        # documents in ~0.08 s (see yamlload)
+        # libyaml when present (same safe subset), plain documents built straight from its events (yamlload)
         return load_yaml(text), None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

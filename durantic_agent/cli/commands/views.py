@@ -58,7 +58,7 @@ def rib(ctx: click.Context, prefix: str | None, longer: bool, show_all: bool, ex
     if show_all:
         params["rejected"] = "1"  # and the routes the agent's import rules rejected, with the reason
     if as_json:
-        # passed through as the agent writes it: re-parsing and re-indenting 100k routes took seconds
+        # passed through as the agent writes it: re-parsing and re-indenting 100k routes would be slow
         call(agent_client(ctx).copy_to, "/v1/rib", sys.stdout.buffer, params)
         sys.stdout.buffer.write(b"\n")
         return

@@ -60,7 +60,7 @@ class GobgpClient:
         """A blocking channel to the same gobgpd, for bulk reads in worker threads (gobgp/bulk.py)."""
         if self._blocking is None:
             # Single-threaded unary-stream: the caller's thread drives the completion queue itself instead
-            # of waiting on a polling thread for each message (docs/scaling.md).
+            # of waiting on a polling thread for each message.
             opts = [*_OPTIONS, (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1)]
             self._blocking = grpc.insecure_channel(f"unix://{self.socket_path}", options=opts)
         return self._blocking

@@ -2,7 +2,7 @@
 
 python -m bench              # all
 python -m bench failover     # one (restart, failover, policy, transit, mesh-scale, vips, apply_routes, fib, rib, web,
-                             # liveness-cpu, machine-death, hung)
+                             # liveness-cpu, machine-death, hung, cli-client, yaml-load)
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ BENCHES = {
     "liveness-cpu": "bench.liveness_cpu",
     "machine-death": "bench.machine_death",
     "hung": "bench.hung",
+    "cli-client": "bench.cli_client",
+    "yaml-load": "bench.yaml_load",
 }
 
 

@@ -67,7 +67,7 @@ async def bench_apply(base: Path) -> None:
         t2 = time.perf_counter()
         ch = await reconcile_policies(sc.client, desired)
         t3 = time.perf_counter()
-        n_prefix = sum(len(s.get("prefixes", [])) for s in desired.defined_sets.values())
+        n_prefix = sum(len(s.prefixes) for s in desired.sets)
         print(
             f"apply 100 rules / {n_prefix} prefix entries: translate {t1 - t0:.3f} s + reconcile {t2 - t1:.3f} s"
             f" = {t2 - t0:.3f} s (target <= 2 s); no-op reconcile {t3 - t2:.3f} s (changed={ch.changed})"

@@ -203,7 +203,7 @@ _Class = tuple[bool, bool, str | None]
 _Nets = tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]
 _CLASS_MAX = 1 << 18
 # context -> prefix -> classification. Keyed per context rather than by (prefix, ctx) in one lru_cache:
-# hashing the nested context tuple on every lookup was a large part of a pass over 50k new prefixes.
+# hashing the nested context tuple on every lookup would be a large part of a pass over 50k new prefixes.
 _classes: dict[_Ctx, dict[str, _Class]] = {}
 
 

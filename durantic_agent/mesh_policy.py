@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from .core.policies import CommunityEdit, Conditions, MatchSet, Policy, SetRef, Statement, StatementActions
 
 __all__ = ["MESH_LEARNED_TAG", "MeshPolicies", "mesh_policies"]
 
@@ -28,9 +29,9 @@ TAG_SET = "durantic-agent:mesh-learned"
 
 @dataclass(frozen=True)
 class MeshPolicies:
-    defined_sets: list[dict[str, Any]]
-    import_policies: list[dict[str, Any]]
-    export_policies: list[dict[str, Any]]
+    defined_sets: list[MatchSet]
+    import_policies: list[Policy]
+    export_policies: list[Policy]
 
 
 def _host(addr: str) -> str:
@@ -42,40 +43,41 @@ def mesh_policies(member_addresses: Iterable[str], max_as_path: int = 3) -> Mesh
     if not members:
         return MeshPolicies([], [], [])
     sets = [
-        {"defined_type": "NEIGHBOR", "name": MEMBERS_SET, "list": members},
-        {"defined_type": "LARGE_COMMUNITY", "name": TAG_SET, "list": [MESH_LEARNED_TAG]},
+        MatchSet(MEMBERS_SET, "neighbor", tuple(members)),
+        MatchSet(TAG_SET, "large-community", (MESH_LEARNED_TAG,)),
     ]
+    tag = CommunityEdit("add", (MESH_LEARNED_TAG,))
     imp = [
-        {
-            "name": "durantic-agent:mesh-in",
-            "statements": [
-                {
-                    "name": "tag-mesh-learned",
-                    "conditions": {"neighbor_set": {"type": "ANY", "name": MEMBERS_SET}},
-                    "actions": {"large_community": {"type": "ADD", "communities": [MESH_LEARNED_TAG]}},
-                }
-            ],
-        }
+        Policy(
+            "durantic-agent:mesh-in",
+            (
+                Statement(
+                    "tag-mesh-learned",
+                    Conditions(neighbor_set=SetRef(MEMBERS_SET)),
+                    StatementActions(large_communities=tag),
+                ),
+            ),
+        )
     ]
     exp = [
-        {
-            "name": "durantic-agent:mesh-out",
-            "statements": [
-                {
-                    "name": "one-relay-hop",
-                    "conditions": {
-                        "neighbor_set": {"type": "ANY", "name": MEMBERS_SET},
-                        "large_community_set": {"type": "ANY", "name": TAG_SET},
-                        "as_path_length": {"type": "GE", "length": max_as_path},
-                    },
-                    "actions": {"route_action": "REJECT"},
-                },
-                {
-                    "name": "strip-tag",
-                    "conditions": {"large_community_set": {"type": "ANY", "name": TAG_SET}},
-                    "actions": {"large_community": {"type": "REMOVE", "communities": [MESH_LEARNED_TAG]}},
-                },
-            ],
-        }
+        Policy(
+            "durantic-agent:mesh-out",
+            (
+                Statement(
+                    "one-relay-hop",
+                    Conditions(
+                        neighbor_set=SetRef(MEMBERS_SET),
+                        large_community_set=SetRef(TAG_SET),
+                        as_path_length_ge=max_as_path,
+                    ),
+                    StatementActions(result="reject"),
+                ),
+                Statement(
+                    "strip-tag",
+                    Conditions(large_community_set=SetRef(TAG_SET)),
+                    StatementActions(large_communities=CommunityEdit("remove", (MESH_LEARNED_TAG,))),
+                ),
+            ),
+        )
     ]
     return MeshPolicies(sets, imp, exp)

@@ -10,7 +10,7 @@
   neighbour says `import: accept`; nothing but this machine's own routes is exported to a neighbour
   unless a user rule accepts it or the neighbour says `export: accept`. Mesh members are not affected.
 
-GoBGP prefix sets are per address family and a set never matches a route of the other family, so each
+A prefix set holds one address family and never matches a route of the other family, so each
 restricted member gets one statement per family; a family with nothing allowed gets a set that only
 holds the unspecified host (`0.0.0.0/32`, `::/128`, never a real route), so all of it is rejected.
 """
@@ -20,7 +20,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from .core.policies import Conditions, MatchSet, Policy, PrefixMatch, SetRef, Statement, StatementActions
 
 __all__ = [
     "DEFAULT_ROUTE_STATEMENT",
@@ -43,94 +44,83 @@ def allowed_statement(member: str) -> str:
 
 @dataclass(frozen=True)
 class PeerPolicies:
-    defined_sets: list[dict[str, Any]]
-    import_policies: list[dict[str, Any]]
+    defined_sets: list[MatchSet]
+    import_policies: list[Policy]
 
 
 def _host(addr: str) -> str:
     return f"{addr}/128" if ":" in addr else f"{addr}/32"
 
 
-def _prefix_entry(net: str) -> dict[str, Any]:
+def _prefix_entry(net: str) -> PrefixMatch:
     n = ipaddress.ip_network(net)
-    return {"ip_prefix": str(n), "mask_length_min": n.prefixlen, "mask_length_max": n.max_prefixlen}
+    return PrefixMatch(str(n), n.prefixlen, n.max_prefixlen)
 
 
-def _reject(name: str, neighbours: str, prefixes: str, match: str) -> dict[str, Any]:
-    """Reject routes from the neighbour set whose prefix matches (ANY) or does not match (INVERT) the set."""
-    return {
-        "name": name,
-        "conditions": {
-            "neighbor_set": {"type": "ANY", "name": neighbours},
-            "prefix_set": {"type": match, "name": prefixes},
-        },
-        "actions": {"route_action": "REJECT"},
-    }
+_REJECT = StatementActions(result="reject")
+
+
+def _reject(name: str, neighbours: str, prefixes: str, invert: bool) -> Statement:
+    """Reject routes from the neighbour set whose prefix matches (or, `invert`, does not match) the set."""
+    return Statement(name, Conditions(neighbor_set=SetRef(neighbours), prefix_set=SetRef(prefixes, invert)), _REJECT)
 
 
 def peer_policies(allowed: Mapping[str, tuple[str, Sequence[str]]], no_default_from: Iterable[str]) -> PeerPolicies:
     """`allowed`: member address -> (member name, its allowed prefixes); `no_default_from`: addresses of
     external neighbours whose default route is rejected."""
-    sets: list[dict[str, Any]] = []
-    statements: list[dict[str, Any]] = []
+    sets: list[MatchSet] = []
+    statements: list[Statement] = []
     for addr, (name, prefixes) in sorted(allowed.items()):
         nset = f"durantic-agent:member:{name}"
-        sets.append({"defined_type": "NEIGHBOR", "name": nset, "list": [_host(addr)]})
+        sets.append(MatchSet(nset, "neighbor", (_host(addr),)))
         nets = [*prefixes, _host(addr)]
         for version in (4, 6):
             mine = [n for n in nets if ipaddress.ip_network(n).version == version] or [_NOTHING[version]]
             pset = f"durantic-agent:allowed:{name}:v{version}"
-            sets.append({"defined_type": "PREFIX", "name": pset, "prefixes": [_prefix_entry(n) for n in mine]})
-            statements.append(_reject(f"{allowed_statement(name)}:v{version}", nset, pset, "INVERT"))
+            sets.append(MatchSet(pset, "prefix", prefixes=tuple(_prefix_entry(n) for n in mine)))
+            statements.append(_reject(f"{allowed_statement(name)}:v{version}", nset, pset, invert=True))
     neighbours = sorted(_host(a) for a in no_default_from)
     if neighbours:
         nset = "durantic-agent:no-default-route"
-        sets.append({"defined_type": "NEIGHBOR", "name": nset, "list": neighbours})
+        sets.append(MatchSet(nset, "neighbor", tuple(neighbours)))
         for version, net in ((4, "0.0.0.0/0"), (6, "::/0")):
             pset = f"durantic-agent:default-route:v{version}"
-            sets.append(
-                {"defined_type": "PREFIX", "name": pset, "prefixes": [_prefix_entry(net) | {"mask_length_max": 0}]}
-            )
-            statements.append(_reject(f"{DEFAULT_ROUTE_STATEMENT}:v{version}", nset, pset, "ANY"))
+            sets.append(MatchSet(pset, "prefix", prefixes=(PrefixMatch(net, 0, 0),)))
+            statements.append(_reject(f"{DEFAULT_ROUTE_STATEMENT}:v{version}", nset, pset, invert=False))
     if not statements:
         return PeerPolicies([], [])
-    return PeerPolicies(sets, [{"name": POLICY, "statements": statements}])
+    return PeerPolicies(sets, [Policy(POLICY, tuple(statements))])
 
 
 @dataclass(frozen=True)
 class NeighbourDefaults:
-    defined_sets: list[dict[str, Any]]
-    import_policies: list[dict[str, Any]]
-    export_policies: list[dict[str, Any]]
+    defined_sets: list[MatchSet]
+    import_policies: list[Policy]
+    export_policies: list[Policy]
 
 
 def neighbour_defaults(reject_import: Iterable[str], own_export: Iterable[str]) -> NeighbourDefaults:
     """`reject_import`: neighbours whose routes are rejected unless a user rule accepted them;
     `own_export`: neighbours sent only this machine's own (local) routes unless a user rule accepted others."""
-    sets: list[dict[str, Any]] = []
-    imp: list[dict[str, Any]] = []
-    exp: list[dict[str, Any]] = []
+    sets: list[MatchSet] = []
+    imp: list[Policy] = []
+    exp: list[Policy] = []
     strict_in = sorted(_host(a) for a in reject_import)
     if strict_in:
-        sets.append({"defined_type": "NEIGHBOR", "name": "durantic-agent:import-reject", "list": strict_in})
-        cond = {"neighbor_set": {"type": "ANY", "name": "durantic-agent:import-reject"}}
-        statement = {"name": "rfc8212-import", "conditions": cond, "actions": {"route_action": "REJECT"}}
-        imp.append({"name": "durantic-agent:neighbour-in", "statements": [statement]})
+        sets.append(MatchSet("durantic-agent:import-reject", "neighbor", tuple(strict_in)))
+        cond = Conditions(neighbor_set=SetRef("durantic-agent:import-reject"))
+        imp.append(Policy("durantic-agent:neighbour-in", (Statement("rfc8212-import", cond, _REJECT),)))
     strict_out = sorted(_host(a) for a in own_export)
     if strict_out:
-        sets.append({"defined_type": "NEIGHBOR", "name": "durantic-agent:export-own", "list": strict_out})
-        cond = {"neighbor_set": {"type": "ANY", "name": "durantic-agent:export-own"}}
+        sets.append(MatchSet("durantic-agent:export-own", "neighbor", tuple(strict_out)))
+        ref = SetRef("durantic-agent:export-own")
         exp.append(
-            {
-                "name": "durantic-agent:neighbour-out",
-                "statements": [
-                    {
-                        "name": f"rfc8212-export-{kind.lower()}",
-                        "conditions": {**cond, "route_type": kind},
-                        "actions": {"route_action": "REJECT"},
-                    }
-                    for kind in ("EXTERNAL", "INTERNAL")
-                ],
-            }
+            Policy(
+                "durantic-agent:neighbour-out",
+                tuple(
+                    Statement(f"rfc8212-export-{kind}", Conditions(neighbor_set=ref, learned_from=kind), _REJECT)
+                    for kind in ("external", "internal")
+                ),
+            )
         )
     return NeighbourDefaults(sets, imp, exp)

@@ -26,7 +26,7 @@ from .. import GOBGP_VERSION, __version__
 from ..aioutil import gc_paused
 from ..config import AgentConfig, load_config
 from ..config.schema import WG_PREFIX
-from ..core.policies import DesiredPolicies, PolicyChange
+from ..core.policies import PolicyChange, PolicyProgram
 from ..core.types import MemberRef, PathSpec
 from ..desired import Desired, DrainPhase, desired
 from ..errors import AgentError, ConfigError, SidecarError
@@ -198,7 +198,7 @@ class Agent:
             fib_enabled=self.cfg.fib.enabled and not self.stopping,
         )
 
-    def _policies(self, d: Desired) -> DesiredPolicies:
+    def _policies(self, d: Desired) -> PolicyProgram:
         st = self.store.state
         assignment = PolicyAssignment(
             import_policies=st.import_policies,
@@ -526,7 +526,7 @@ class Agent:
         await self.health.start()
         await api.start()
         # Everything built so far (config, objects, stubs, checks) lives for the whole run: keep it out of
-        # the cyclic collector, whose full passes over it showed up as 100+ ms probe delays at 1,000 checks.
+        # the cyclic collector, whose full passes over it would delay probes when there are many checks.
         gc.collect()
         gc.freeze()
         log.info(

@@ -1,7 +1,7 @@
 """Bookkeeping that makes the FIB passes incremental.
 
 The controller runs a pass per burst of best-path changes; at 50,000 routes a pass that recomputed and
-diffed the whole table (FIB, kernel routes, AllowedIPs) cost far more than the changes it carried. This
+diffed the whole table (FIB, kernel routes, AllowedIPs) would cost far more than the changes it carries. This
 records which best paths changed since the FIB was last computed, and which kernel destinations and
 WireGuard peers changed since they were last applied, so each pass works on those only. `None` in any
 of them means "unknown: do it all", which is also the state after an error.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Protocol
 
-from ..core.policies import DesiredPolicies, PolicyChange
+from ..core.policies import PolicyChange, PolicyProgram
 from ..core.types import PathSpec, PeerSpec, Route
 from ..wg.port import WireGuardBackend
 
@@ -31,7 +31,7 @@ class BgpSpeaker(Protocol):
 
     async def delete_peer(self, address: str) -> None: ...
 
-    async def apply_policies(self, want: DesiredPolicies) -> PolicyChange:
+    async def apply_policies(self, want: PolicyProgram) -> PolicyChange:
         """Make gobgpd's agent-owned policy objects and assignments equal to `want` (read, plan, apply)."""
         ...
 

@@ -196,8 +196,8 @@ class AgentViews:
                 rows = [r for r in rows if row_matches(r, prefix_filter)]
             return {"total": len(rows), "routes": rows[offset : offset + limit]}
         # Unfiltered page: the prefixes come from the best paths the agent tracks anyway (WatchEvent), and
-        # only the page's destinations are read from gobgpd, so a page of a 100k-route RIB costs
-        # milliseconds instead of a full listing.
+        # only the page's destinations are read from gobgpd, so a page of a 100k-route RIB costs a few
+        # lookups instead of a full listing.
         order = self._index.order(self.agent.rib.best.keys())
         page = order[offset : offset + limit]
         found = {d[0].prefix: d for d in await self.lookup(page) if d}

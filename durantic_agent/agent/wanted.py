@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..core.policies import DesiredPolicies
+from ..core.policies import PolicyProgram
 from ..desired import Desired
 from ..fib import Fib
 
@@ -33,7 +33,7 @@ class WgInterface:
 @dataclass(frozen=True)
 class Wanted:
     desired: Desired = field(default_factory=Desired)
-    policies: DesiredPolicies = field(default_factory=DesiredPolicies)
+    policies: PolicyProgram = field(default_factory=PolicyProgram)
     fib: Fib = field(default_factory=Fib)
     interfaces: Mapping[str, WgInterface] = field(default_factory=dict)
     fib_enabled: bool = True

@@ -483,7 +483,7 @@ def host_name(header: str) -> str:
 
 async def metrics_response(agent: Agent) -> web.Response:
     """Prometheus text: the peer series are refreshed from gobgpd and WireGuard first (they are read on
-    demand, not tracked), then everything is rendered off the loop (~100 ms at 30k series)."""
+    demand, not tracked), then everything is rendered off the loop (many series take a while)."""
     from ..metrics import AGENT_METRICS
 
     with contextlib.suppress(AgentError, OSError):

@@ -102,9 +102,9 @@ class Bgp(_Model):
     keepalive: Annotated[int, Field(ge=1, le=21845)] = 3
     connect_retry: Annotated[int, Field(ge=1, le=3600)] = 5
     graceful_restart: bool = True
-    # How long peers keep our routes while we restart: twice the slowest hitless restart measured (agent
-    # kill -9 + systemd restart; docs/liveness.md), and no more: a silently dead machine stays
-    # stale that long at a GR router without BFD.
+    # How long peers keep our routes while we restart: twice a hitless restart (agent kill -9 + systemd
+    # restart; docs/liveness.md), and no more: a silently dead machine stays stale that long at a GR
+    # router without BFD.
     restart_time: Annotated[int, Field(ge=1, le=4095)] = 40
     deferral_time: Annotated[int, Field(ge=1, le=3600)] = 5
 

@@ -1,46 +1,127 @@
-"""What the agent wants of gobgpd's policy objects, in GoBGP's own message form, and what applying it did.
+"""The machine's route policy in the agent's own terms, and what applying it did.
 
-Everything the agent creates in gobgpd is named with OWNED_PREFIX; nothing else is ever changed."""
+`PolicyProgram` is what the policy layer decides: match sets, policies of ordered statements, and the
+global import/export lists. The BGP adapter turns it into its speaker's objects. Everything the agent
+creates there is named with OWNED_PREFIX; nothing else is ever changed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-__all__ = ["OWNED_PREFIX", "USER_PREFIX", "DesiredPolicies", "Msg", "PolicyChange", "assignment_msg"]
+__all__ = [
+    "OWNED_PREFIX",
+    "USER_PREFIX",
+    "CommunityEdit",
+    "Conditions",
+    "MatchSet",
+    "MedAction",
+    "Policy",
+    "PolicyChange",
+    "PolicyProgram",
+    "PrefixMatch",
+    "SetKind",
+    "SetRef",
+    "Statement",
+    "StatementActions",
+]
 
 OWNED_PREFIX = "durantic-"
 USER_PREFIX = "durantic-user:"
 
-Msg = dict[str, Any]
+SetKind = Literal["prefix", "neighbor", "as-path", "community", "large-community"]
+Result = Literal["accept", "reject", "continue"]
+Default = Literal["accept", "reject"]
 
 
 @dataclass(frozen=True)
-class DesiredPolicies:
-    """What gobgpd should hold: defined sets and policies by name, and the two global assignments."""
+class PrefixMatch:
+    """A prefix and the range of prefix lengths inside it that match."""
 
-    defined_sets: Mapping[str, Msg] = field(default_factory=dict)  # name -> DefinedSet
-    policies: Mapping[str, Msg] = field(default_factory=dict)  # name -> Policy (with statements)
-    import_assignment: Msg = field(default_factory=lambda: assignment_msg("IMPORT", [], "accept"))
-    export_assignment: Msg = field(default_factory=lambda: assignment_msg("EXPORT", [], "accept"))
-
-    def to_json(self) -> Msg:
-        """Stable, readable form (golden files, `durantic policy show --gobgp`)."""
-        return {
-            "defined_sets": [self.defined_sets[k] for k in sorted(self.defined_sets)],
-            "policies": [self.policies[k] for k in sorted(self.policies)],
-            "assignments": [self.import_assignment, self.export_assignment],
-        }
+    prefix: str
+    min_len: int
+    max_len: int
 
 
-def assignment_msg(direction: str, policies: Sequence[str], default: str) -> Msg:
-    return {
-        "name": "global",
-        "direction": direction,
-        "policies": [{"name": p} for p in policies],
-        "default_action": "ACCEPT" if default == "accept" else "REJECT",
-    }
+@dataclass(frozen=True)
+class MatchSet:
+    """A named set a condition refers to: `prefixes` for kind "prefix", `entries` otherwise (neighbour
+    host prefixes, AS-path regexes, communities, large communities). One address family per prefix set."""
+
+    name: str
+    kind: SetKind
+    entries: tuple[str, ...] = ()
+    prefixes: tuple[PrefixMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class SetRef:
+    """A condition on a set: the route matches any member, or (`invert`) none of them."""
+
+    name: str
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Every condition given must hold; none given matches every route."""
+
+    prefix_set: SetRef | None = None
+    neighbor_set: SetRef | None = None
+    community_set: SetRef | None = None
+    large_community_set: SetRef | None = None
+    as_path_set: SetRef | None = None
+    as_path_length_ge: int | None = None
+    learned_from: Literal["external", "internal"] | None = None  # how the route was learned, if not local
+
+
+@dataclass(frozen=True)
+class CommunityEdit:
+    op: Literal["add", "remove", "replace"]
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MedAction:
+    op: Literal["set", "adjust"]
+    value: int
+
+
+@dataclass(frozen=True)
+class StatementActions:
+    """What a matching statement does; `continue` leaves the decision to the next statement."""
+
+    result: Result = "continue"
+    communities: CommunityEdit | None = None
+    large_communities: CommunityEdit | None = None
+    med: MedAction | None = None
+    as_prepend: tuple[int, int] | None = None  # (ASN, repeat)
+    local_pref: int | None = None
+
+
+@dataclass(frozen=True)
+class Statement:
+    name: str
+    conditions: Conditions = field(default_factory=Conditions)
+    actions: StatementActions = field(default_factory=StatementActions)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class PolicyProgram:
+    """The machine's policy: sets and policies by name, and the policy names of each direction in order."""
+
+    sets: tuple[MatchSet, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    import_policies: tuple[str, ...] = ()
+    export_policies: tuple[str, ...] = ()
+    default_import: Default = "accept"
+    default_export: Default = "accept"
 
 
 @dataclass(frozen=True)

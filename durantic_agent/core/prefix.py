@@ -1,9 +1,9 @@
 """Fast, memoised prefix parsing for the FIB hot paths.
 
-`ipaddress.ip_network` costs 10-30 us a call here; a 50,000-route FIB parses every prefix in several
-places (classification, kernel encoding, WireGuard canonical form), which alone took seconds. IPv4 (the
-common case) is parsed with `inet_pton`, everything else falls back to `ipaddress`; results are cached
-per input string, so a prefix seen again costs a dict lookup.
+`ipaddress.ip_network` is slow, and a 50,000-route FIB parses every prefix in several places
+(classification, kernel encoding, WireGuard canonical form). IPv4 (the common case) is parsed with
+`inet_pton`, everything else falls back to `ipaddress`; results are cached per input string, so a prefix
+seen again costs a dict lookup.
 """
 
 from __future__ import annotations

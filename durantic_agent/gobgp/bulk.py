@@ -1,7 +1,7 @@
 """Bulk ListPath for whole-table listings, read on a blocking gRPC channel in a worker thread.
 
 A 100k-route RIB arrives as 100k ListPath messages. Through grpc.aio each one costs an event-loop round
-trip and a protobuf parse, which made `durantic rib --json` ~2.5x slower than the Go `gobgp` CLI on the
+trip and a protobuf parse, which made `durantic rib --json` much slower than the Go `gobgp` CLI on the
 same table. Here the stream is read as raw bytes and parsed 1,000 messages at a time (raw.DestinationBatch:
 one C-level parse for all of them, attributes left serialized for decode.py's cache).
 """

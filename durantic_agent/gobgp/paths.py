@@ -109,11 +109,11 @@ def make_wire_path(
 ) -> Any:
     """The same IPv4 path as make_path, as BGP wire bytes (`nlri_binary`, `pattrs_binary`).
 
-    gobgpd parses these as it parses an UPDATE; building them costs a few microseconds instead of the
-    tens of microseconds of building the typed protobuf messages, which dominated bulk announcements.
+    gobgpd parses these as it parses an UPDATE; building them is much cheaper than building the typed
+    protobuf messages, which dominated bulk announcements.
     IPv6 paths (MP_REACH_NLRI) go through make_path.
     """
-    # Callers pass validated, normal-form prefixes; inet_pton is strict and ~10x cheaper than ipaddress.
+    # Callers pass validated, normal-form prefixes; inet_pton is strict and far cheaper than ipaddress.
     addr, _, plen_s = prefix.partition("/")
     try:
         packed = socket.inet_pton(socket.AF_INET, addr)

@@ -19,9 +19,10 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from ..core.policies import OWNED_PREFIX, DesiredPolicies, PolicyChange
+from ..core.policies import OWNED_PREFIX, PolicyChange, PolicyProgram
 from .client import GobgpClient
 from .pb import api
+from .policy_build import DesiredPolicies, Msg, gobgp_policies
 
 __all__ = [
     "CurrentPolicies",
@@ -34,7 +35,6 @@ __all__ = [
     "to_message",
 ]
 
-Msg = dict[str, Any]
 _DIRECTIONS = ("IMPORT", "EXPORT")
 _ANCHORED = re.compile(r"^\^(.*)\$$")
 _SET_TYPES = ("PREFIX", "NEIGHBOR", "AS_PATH", "COMMUNITY", "LARGE_COMMUNITY")
@@ -59,7 +59,7 @@ def _enum_names(value: Any, enum: Any, to_api: bool) -> Any:
 
 
 def _convert(d: Mapping[str, Any], desc: Any, to_api: bool) -> Msg:
-    """A policy message as a dict between the agent's enum names (policy.translate: "PREFIX", "ANY",
+    """A policy message as a dict between the agent's enum names (policy_build: "PREFIX", "ANY",
     "ACCEPT", "IMPORT"), which the canonical form uses, and GoBGP's ("DEFINED_TYPE_PREFIX", ...)."""
     out: Msg = {}
     for key, value in d.items():
@@ -326,8 +326,8 @@ async def soft_reset(client: GobgpClient, direction: str, address: str = "") -> 
     await client.call("ResetPeer", api.ResetPeerRequest(address=address, soft=True, direction=d))
 
 
-async def reconcile_policies(client: GobgpClient, desired: DesiredPolicies, *, reset: bool = True) -> PolicyChange:
-    """Make gobgpd hold `desired` (from policy.translate), touching only what differs.
+async def reconcile_policies(client: GobgpClient, program: PolicyProgram, *, reset: bool = True) -> PolicyChange:
+    """Make gobgpd hold `program` (from policy.translate), touching only what differs.
 
     With `reset`, the changed direction(s) are soft-reset on all peers (ResetPeer address "", soft).
     The caller's part afterwards: on `import_changed`, re-add the locally originated paths (gobgpd applies
@@ -335,6 +335,7 @@ async def reconcile_policies(client: GobgpClient, desired: DesiredPolicies, *, r
     On `export_changed` nothing: the soft reset OUT re-sends what the new export policy changes and
     withdraws, from each peer, what it now rejects (local and received routes alike).
     """
+    desired = gobgp_policies(program)
     current = await read_policies(client)
     plan = plan_policies(desired, current)
     if plan.empty and not (plan.import_changed or plan.export_changed):

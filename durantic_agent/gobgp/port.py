@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
-from ..core.policies import DesiredPolicies, PolicyChange
+from ..core.policies import PolicyChange, PolicyProgram
 from ..core.types import PathSpec, PeerSpec
 from . import speaker
 from .client import GobgpClient
@@ -37,5 +37,5 @@ class GobgpSpeaker:
     async def delete_peer(self, address: str) -> None:
         await speaker.delete_peer(self._client(), address)
 
-    async def apply_policies(self, want: DesiredPolicies) -> PolicyChange:
+    async def apply_policies(self, want: PolicyProgram) -> PolicyChange:
         return await reconcile_policies(self._client(), want)

@@ -73,9 +73,9 @@ def best_path(p: Any) -> BestPath:
     return BestPath(prefix, next_hop, not nip or nip == "<nil>")
 
 
-# A snapshot costs ~25 us per destination at 50k (gobgpd 0.5-0.75 s, decoding 0.2 s, one full FIB pass
-# 0.15-0.4 s); a queued event ~75 us (they arrive at ~13-15k/s). So a snapshot pays once about a third
-# of the table is queued; below _RESYNC_FLOOR paths reading through is cheap whatever the table.
+# A queued event costs about three times what one destination of a snapshot costs, so a snapshot pays
+# once about a third of the table is queued; below _RESYNC_FLOOR paths reading through is cheap whatever
+# the table.
 _RESYNC_RATIO = 0.35
 _RESYNC_FLOOR = 1000
 _PROBE_PATHS = 256  # paths read before gobgpd's table size is asked for (a burst, not churn) ...
@@ -100,9 +100,8 @@ _SNAPSHOT_SHARE = 20  # a reader that keeps falling behind spends at most ~1/20 
 
 def resync_spacing(last_cost: float, min_interval: float) -> float:
     """Seconds to wait after a snapshot that took `last_cost` (subscribe to decoded) before the next one:
-    20x its cost, and never more than `min_interval`. An agent that starts with an empty table and is
-    then flooded (peers sending full tables at boot) may resync at once; after a 50k snapshot (~0.9 s)
-    the next waits ~18 s."""
+    20x its cost, and never more than `min_interval`, so an agent that starts with an empty table and is
+    then flooded (peers sending full tables at boot) may resync at once."""
     return min(min_interval, _SNAPSHOT_SHARE * last_cost)
 
 
@@ -157,10 +156,9 @@ def reader_held(client: GobgpClient) -> Iterator[None]:
     """While the agent streams a bulk AddPathStream into gobgpd, the best-path watch is unsubscribed;
     afterwards it subscribes again and starts from a snapshot (an init event, as after a backlog).
 
-    gobgpd marshals one event per path for a watcher and a reader decodes it: 10k paths took gobgpd
-    0.12-0.18 s with no watcher, 0.27-0.34 s with one reading, 0.46-0.48 s with one not reading (its
-    queue grows). One snapshot afterwards costs both sides less than 10k events, but it carries the
-    whole table: callers hold only for streams that are large next to the table."""
+    gobgpd marshals one event per path for a watcher (and queues them for one that is not reading), which
+    slows the stream itself; one snapshot afterwards costs both sides less than the events, but it carries
+    the whole table: callers hold only for streams that are large next to the table."""
     h = _hold_for(client)
     with h.lock:
         h.depth += 1

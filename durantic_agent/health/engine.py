@@ -6,7 +6,7 @@ out instead of firing together. A slot missed entirely (the loop was blocked) is
 
 t0 is rounded up to a multiple of SLOT_QUANTUM on the loop clock, shared by all checks: the loop then
 wakes once for the few probes due in a quantum instead of once per probe (at 1,000 probes a second,
-waking per probe cost more CPU than the probes).
+waking per probe costs more CPU than the probes).
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ def _vip(v: Any) -> Any:
 
 
 def _ipv4_prefix(v: str) -> str | None:
-    """An IPv4 prefix in normal form, checked without ipaddress (20 us each: 10k routes in `apply` spent
-    0.2 s there). None when `v` is anything else; the slow path then decides and words the error."""
+    """An IPv4 prefix in normal form, checked without ipaddress, which dominated validating a large `apply`.
+    None when `v` is anything else; the slow path then decides and words the error."""
     addr, sep, plen = v.partition("/")
     if not sep or not plen.isascii() or not plen.isdigit() or len(plen) > 2:
         return None

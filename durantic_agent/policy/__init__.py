@@ -1,4 +1,4 @@
-"""Route policy sets: schema and checks (model), GoBGP translation (translate), offline test (evaluate)."""
+"""Route policy sets: schema and checks (model), the machine's PolicyProgram (translate), offline test (evaluate)."""
 
 from __future__ import annotations
 

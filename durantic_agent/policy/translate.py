@@ -1,32 +1,30 @@
-"""Pure translation of policy sets + assignment into GoBGP defined sets, policies and assignments.
+"""Pure translation of policy sets + assignment into the machine's PolicyProgram (core/policies.py).
 
-Output messages are plain dicts in protobuf JSON form (field names as in gobgp.proto, enums by name), so
-golden files are readable and the adapter only has to `json_format.ParseDict` them.
-
-Naming (everything the agent owns starts with `durantic-`; the reconciler never touches other names):
-
-    policy        durantic-user:<set>~<hash>
-    statement     durantic-user:<set>~<hash>:<rule>[:v4|:v6]
-    defined set   durantic-user:<set>:<rule>:<kind>~<hash>
-
-`<hash>` is a digest of the object's content. GoBGP merges an AddPolicy/AddDefinedSet into an existing
-object of the same name and refuses to delete one in use, so a changed object gets a new name: the new
-one is added, the assignment is switched to it in one SetPolicyAssignment, then the old one is deleted
-(make before break, no moment without policy). An unchanged object keeps its name, so a no-op stays a
-no-op. Agent-provided policies (e.g. the mesh "one relay hop" statement) are versioned the same way.
-
-GoBGP refuses prefix sets that mix IPv4 and IPv6, so a rule with both becomes two statements.
+User objects get logical names under `durantic-user:` (policy `<set>`, statement `<rule>[:v4|:v6]`, set
+`<set>:<rule>:<kind>`); the BGP adapter versions them. A prefix set holds one address family (GoBGP
+refuses sets that mix them), so a rule with both becomes two statements.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
 
-from ..core.policies import OWNED_PREFIX, USER_PREFIX, DesiredPolicies, Msg, assignment_msg
+from ..core.policies import (
+    OWNED_PREFIX,
+    USER_PREFIX,
+    CommunityEdit,
+    Conditions,
+    MatchSet,
+    MedAction,
+    Policy,
+    PolicyProgram,
+    PrefixMatch,
+    SetKind,
+    SetRef,
+    Statement,
+    StatementActions,
+)
 from ..errors import ValidationFailed
 from .model import (
     WELL_KNOWN_COMMUNITIES,
@@ -42,12 +40,6 @@ from .model import (
 
 __all__ = ["translate"]
 
-GLOBAL = "global"
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:10]
-
 
 def _community_text(c: str) -> str:
     if c in WELL_KNOWN_COMMUNITIES:
@@ -56,27 +48,29 @@ def _community_text(c: str) -> str:
     return c
 
 
-def _community_action(op: str, values: Sequence[str]) -> Msg:
-    return {"type": op.upper(), "communities": list(values)}
-
-
-def _actions(a: Actions, my_asn: int) -> Msg:
-    out: Msg = {"route_action": {"accept": "ACCEPT", "reject": "REJECT", "continue": "NONE"}[a.result]}
-    if a.communities is not None:
-        out["community"] = _community_action(a.communities.op, [_community_text(c) for c in a.communities.values])
-    if a.large_communities is not None:
-        out["large_community"] = _community_action(a.large_communities.op, a.large_communities.values)
+def _actions(a: Actions, my_asn: int) -> StatementActions:
+    med = None
     if a.med is not None:
-        if isinstance(a.med, int):
-            out["med"] = {"type": "REPLACE", "value": str(a.med)}
-        else:
-            out["med"] = {"type": "MOD", "value": str(int(a.med))}
+        med = MedAction("set", a.med) if isinstance(a.med, int) else MedAction("adjust", int(a.med))
+    prepend = None
     if a.as_prepend is not None:
-        asn = my_asn if a.as_prepend.asn == "self" else int(a.as_prepend.asn)
-        out["as_prepend"] = {"asn": asn, "repeat": a.as_prepend.repeat}
-    if a.local_pref is not None:
-        out["local_pref"] = {"value": a.local_pref}
-    return out
+        prepend = (my_asn if a.as_prepend.asn == "self" else int(a.as_prepend.asn), a.as_prepend.repeat)
+    return StatementActions(
+        result=a.result,
+        communities=(
+            CommunityEdit(a.communities.op, tuple(_community_text(c) for c in a.communities.values))
+            if a.communities is not None
+            else None
+        ),
+        large_communities=(
+            CommunityEdit(a.large_communities.op, tuple(a.large_communities.values))
+            if a.large_communities is not None
+            else None
+        ),
+        med=med,
+        as_prepend=prepend,
+        local_pref=a.local_pref,
+    )
 
 
 def _neighbor_cidrs(names: Sequence[str], neighbors: Mapping[str, Sequence[str]], where: str) -> list[str]:
@@ -86,67 +80,55 @@ def _neighbor_cidrs(names: Sequence[str], neighbors: Mapping[str, Sequence[str]]
         if not addrs:
             raise ValidationFailed(f"{where}: {n!r} is not a mesh member or neighbour with an address")
         for a in addrs:
-            # GoBGP stores neighbour-set entries as prefixes and reads them back as such
+            # a neighbour set holds host prefixes (the speaker stores and reads them back as such)
             out.add(f"{a}/32" if ":" not in a else f"{a}/128")
     return sorted(out)
 
 
 class _Builder:
-    """Collects logical (unversioned) sets and policies, then versions every name by content."""
+    """Collects the match sets of the user policies it builds."""
 
     def __init__(self) -> None:
-        self.sets: dict[str, Msg] = {}
-        self.policies: list[Msg] = []
+        self.sets: dict[str, MatchSet] = {}
 
-    def add_set(self, name: str, defined_type: str, entries: list[Any]) -> str:
-        body: Msg = {"defined_type": defined_type, "name": name}
-        if defined_type == "PREFIX":
-            body["prefixes"] = entries
-        else:
-            body["list"] = entries
-        self.sets[name] = body
-        return name
+    def add_set(
+        self, name: str, kind: SetKind, entries: Sequence[str] = (), prefixes: Sequence[PrefixMatch] = ()
+    ) -> SetRef:
+        self.sets[name] = MatchSet(name, kind, tuple(entries), tuple(prefixes))
+        return SetRef(name)
 
     def rule_statements(
         self,
         set_name: str,
         rule_name: str,
         match: Match,
-        actions: Msg,
+        actions: StatementActions,
         neighbors: Mapping[str, Sequence[str]],
-    ) -> list[Msg]:
+    ) -> list[Statement]:
         ps_rule = f"{USER_PREFIX}{set_name}:{rule_name}"
-        cond: Msg = {}
+        community_set = large_community_set = as_path_set = neighbor_set = None
         if match.communities:
-            cond["community_set"] = {
-                "type": "ANY",
-                "name": self.add_set(
-                    f"{ps_rule}:community",
-                    "COMMUNITY",
-                    sorted({_community_text(c) for c in match.communities}),
-                ),
-            }
+            community_set = self.add_set(
+                f"{ps_rule}:community", "community", sorted({_community_text(c) for c in match.communities})
+            )
         if match.large_communities:
-            cond["large_community_set"] = {
-                "type": "ANY",
-                "name": self.add_set(
-                    f"{ps_rule}:large-community", "LARGE_COMMUNITY", sorted(set(match.large_communities))
-                ),
-            }
+            large_community_set = self.add_set(
+                f"{ps_rule}:large-community", "large-community", sorted(set(match.large_communities))
+            )
         if match.as_path is not None:
-            cond["as_path_set"] = {
-                "type": "ANY",
-                "name": self.add_set(f"{ps_rule}:as-path", "AS_PATH", [match.as_path]),
-            }
+            as_path_set = self.add_set(f"{ps_rule}:as-path", "as-path", [match.as_path])
         if match.neighbors:
             where = f"policy set {set_name!r} rule {rule_name!r} match.neighbors"
-            cond["neighbor_set"] = {
-                "type": "ANY",
-                "name": self.add_set(
-                    f"{ps_rule}:neighbor", "NEIGHBOR", _neighbor_cidrs(match.neighbors, neighbors, where)
-                ),
-            }
-        by_family: dict[int, list[Msg]] = {}
+            neighbor_set = self.add_set(
+                f"{ps_rule}:neighbor", "neighbor", _neighbor_cidrs(match.neighbors, neighbors, where)
+            )
+        cond = Conditions(
+            neighbor_set=neighbor_set,
+            community_set=community_set,
+            large_community_set=large_community_set,
+            as_path_set=as_path_set,
+        )
+        by_family: dict[int, list[PrefixMatch]] = {}
         for e in sorted(
             {parse_prefix_entry(p) for p in match.prefixes},
             key=lambda e: (
@@ -157,64 +139,33 @@ class _Builder:
                 e.max_len,
             ),
         ):
-            by_family.setdefault(e.version, []).append(
-                {"ip_prefix": str(e.network), "mask_length_min": e.min_len, "mask_length_max": e.max_len}
-            )
+            by_family.setdefault(e.version, []).append(PrefixMatch(str(e.network), e.min_len, e.max_len))
         if not by_family:
-            return [{"name": rule_name, "conditions": cond, "actions": actions}]
+            return [Statement(rule_name, cond, actions)]
         out = []
         for version, entries in sorted(by_family.items()):
-            c = dict(cond)
-            c["prefix_set"] = {
-                "type": "ANY",
-                "name": self.add_set(f"{ps_rule}:prefix-v{version}", "PREFIX", entries),
-            }
+            prefix_set = self.add_set(f"{ps_rule}:prefix-v{version}", "prefix", prefixes=entries)
             suffix = f":v{version}" if len(by_family) > 1 else ""
-            out.append({"name": f"{rule_name}{suffix}", "conditions": c, "actions": actions})
+            out.append(Statement(f"{rule_name}{suffix}", replace(cond, prefix_set=prefix_set), actions))
         return out
 
-    def user_policy(self, ps: PolicySet, my_asn: int, neighbors: Mapping[str, Sequence[str]]) -> Msg:
-        statements: list[Msg] = []
+    def user_policy(self, ps: PolicySet, my_asn: int, neighbors: Mapping[str, Sequence[str]]) -> Policy:
+        statements: list[Statement] = []
         for rule in ps.rules:
             statements += self.rule_statements(
                 ps.name, rule.name, rule.match, _actions(rule.actions, my_asn), neighbors
             )
-        return {"name": f"{USER_PREFIX}{ps.name}", "statements": statements}
+        return Policy(f"{USER_PREFIX}{ps.name}", tuple(statements))
 
 
-def _version(sets: Mapping[str, Msg], policies: Sequence[Msg]) -> tuple[dict[str, Msg], dict[str, Msg], dict[str, str]]:
-    """Rename every set and policy to `<logical>~<digest of content>`; statements follow their policy."""
-    set_names: dict[str, str] = {}
-    out_sets: dict[str, Msg] = {}
-    for logical, body in sets.items():
-        content = {k: v for k, v in body.items() if k != "name"}
-        name = f"{logical}~{_digest(content)}"
-        set_names[logical] = name
-        out_sets[name] = {**body, "name": name}
-    out_policies: dict[str, Msg] = {}
-    policy_names: dict[str, str] = {}
-    for pol in policies:
-        stmts = copy.deepcopy(pol["statements"])
-        for st in stmts:
-            for ms in st.get("conditions", {}).values():
-                if isinstance(ms, dict) and ms.get("name") in set_names:
-                    ms["name"] = set_names[ms["name"]]
-        name = f"{pol['name']}~{_digest(stmts)}"
-        for st in stmts:
-            st["name"] = f"{name}:{st['name']}"
-        policy_names[pol["name"]] = name
-        out_policies[name] = {"name": name, "statements": stmts}
-    return out_sets, out_policies, policy_names
-
-
-def _check_agent_objects(agent_sets: Sequence[Msg], agent_policies: Sequence[Msg]) -> None:
-    for obj in (*agent_sets, *agent_policies):
-        n = str(obj.get("name", ""))
+def _check_agent_objects(agent_sets: Sequence[MatchSet], agent_policies: Sequence[Policy]) -> None:
+    for n in (*(s.name for s in agent_sets), *(p.name for p in agent_policies)):
         if not n.startswith(OWNED_PREFIX) or n.startswith(USER_PREFIX) or "~" in n:
             raise ValueError(f"agent policy object name {n!r} must start with {OWNED_PREFIX!r}, not {USER_PREFIX!r}")
-        for st in obj.get("statements", ()):
-            if not st.get("name"):
-                raise ValueError(f"agent policy {n!r} has a statement without a name")
+    for p in agent_policies:
+        for st in p.statements:
+            if not st.name:
+                raise ValueError(f"agent policy {p.name!r} has a statement without a name")
 
 
 def translate(
@@ -223,19 +174,19 @@ def translate(
     *,
     my_asn: int,
     neighbors: Mapping[str, Sequence[str]] | None = None,
-    agent_defined_sets: Sequence[Msg] = (),
-    agent_import: Sequence[Msg] = (),
-    agent_export: Sequence[Msg] = (),
-    agent_import_last: Sequence[Msg] = (),
-    agent_export_last: Sequence[Msg] = (),
-) -> DesiredPolicies:
-    """Build the GoBGP objects for the machine's assignment.
+    agent_defined_sets: Sequence[MatchSet] = (),
+    agent_import: Sequence[Policy] = (),
+    agent_export: Sequence[Policy] = (),
+    agent_import_last: Sequence[Policy] = (),
+    agent_export_last: Sequence[Policy] = (),
+) -> PolicyProgram:
+    """Build the machine's policy program for its assignment.
 
     - `neighbors`: neighbour/member name -> its peer addresses (for `match.neighbors`; on import the
       neighbour set matches the peer a route came from, on export the peer it is sent to).
-    - `agent_defined_sets`, `agent_import`, `agent_export`: the agent's own DefinedSet/Policy dicts
-      (same JSON form, logical names starting with `durantic-`, statements with short names). Their
-      policies come first in the direction's list, before every user policy.
+    - `agent_defined_sets`, `agent_import`, `agent_export`: the agent's own sets and policies (names
+      starting with `durantic-`, not `durantic-user:`). Their policies come first in the direction's
+      list, before every user policy.
     - `agent_import_last`, `agent_export_last`: the agent's policies placed after every user policy (a
       default that a user rule's accept or reject overrides).
     Only sets named in the assignment are translated. Raises ValidationFailed on cross-object errors
@@ -259,20 +210,24 @@ def translate(
     _check_agent_objects(agent_defined_sets, agent_all)
 
     b = _Builder()
-    for s in agent_defined_sets:
-        b.sets[s["name"]] = copy.deepcopy(dict(s))
-    logical: list[Msg] = [copy.deepcopy(dict(p)) for p in dict((p["name"], p) for p in agent_all).values()]
+    policies = {p.name: p for p in agent_all}
     for ps in used:
-        logical.append(b.user_policy(ps, my_asn, neighbors))
-    sets, policies, names = _version(b.sets, logical)
-
-    imp = [names[p["name"]] for p in agent_import] + [names[USER_PREFIX + n] for n in assignment.import_policies]
-    imp += [names[p["name"]] for p in agent_import_last]
-    exp = [names[p["name"]] for p in agent_export] + [names[USER_PREFIX + n] for n in assignment.export_policies]
-    exp += [names[p["name"]] for p in agent_export_last]
-    return DesiredPolicies(
-        defined_sets=sets,
-        policies=policies,
-        import_assignment=assignment_msg("IMPORT", imp, assignment.default_import),
-        export_assignment=assignment_msg("EXPORT", exp, assignment.default_export),
+        policies[USER_PREFIX + ps.name] = b.user_policy(ps, my_asn, neighbors)
+    sets = {s.name: s for s in agent_defined_sets}
+    sets.update(b.sets)
+    return PolicyProgram(
+        sets=tuple(sets.values()),
+        policies=tuple(policies.values()),
+        import_policies=(
+            *(p.name for p in agent_import),
+            *(USER_PREFIX + n for n in assignment.import_policies),
+            *(p.name for p in agent_import_last),
+        ),
+        export_policies=(
+            *(p.name for p in agent_export),
+            *(USER_PREFIX + n for n in assignment.export_policies),
+            *(p.name for p in agent_export_last),
+        ),
+        default_import=assignment.default_import,
+        default_export=assignment.default_export,
     )

@@ -1,7 +1,7 @@
 """What a device's peers look like after our last successful set_peers, so the next one need not re-read it.
 
-Re-reading a device with 50,000 allowed IPs costs ~20 ms in wireguard-go plus parsing on every pass; the
-plan only needs what we put there. The record is dropped whenever it may be wrong (a failed set, an
+Re-reading a device with 50,000 allowed IPs, and parsing them, on every pass is costly; the plan only
+needs what we put there. The record is dropped whenever it may be wrong (a failed set, an
 interface (re)created or restarted) and expires after `max_age`, so drift made by hand is still corrected.
 """
 

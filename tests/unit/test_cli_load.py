@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from durantic_agent.cli.main import _load_file
+from durantic_agent.cli.commands.objects import _load_file
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,41 @@ def test_adapters_import_only_the_core_and_shared_utilities() -> None:
 def test_core_imports_nothing_of_the_agent() -> None:
     bad = [f"{m} -> {d}" for m, deps in INTERNAL.items() if _area(m) == "core" for d in deps if _area(d) != "core"]
     assert bad == []
+
+
+# Field names of GoBGP's policy messages (DefinedSet, Statement, PolicyAssignment): spelt only where the
+# messages are built.
+_GOBGP_POLICY_FIELDS = {
+    "defined_type",
+    "ip_prefix",
+    "mask_length_min",
+    "mask_length_max",
+    "prefix_set",
+    "neighbor_set",
+    "community_set",
+    "large_community_set",
+    "as_path_set",
+    "as_path_length",
+    "route_action",
+    "default_action",
+}
+
+
+def test_only_gobgp_builds_gobgp_policy_messages() -> None:
+    """The policy layer hands the adapter core/policies types; only gobgp/ turns them into GoBGP's shapes."""
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        mod = _module(path)
+        if "_gobgp" in path.parts or _area(mod) == "gobgp":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in _GOBGP_POLICY_FIELDS:
+                bad.append(f"{mod}: {node.value!r}")
+    assert bad == []
+
+
+def test_policy_decisions_do_not_import_the_adapters() -> None:
+    control = [m for m in INTERNAL if _area(m) in ("policy", "mesh_policy", "peer_policy")]
+    assert control
+    bad = [f"{m} -> {d}" for m in control for d in sorted(INTERNAL[m]) if _area(d) in ADAPTERS]
+    assert bad == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from durantic_agent.core.policies import CommunityEdit, SetRef, StatementActions
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.pb import api
 from durantic_agent.gobgp.policy import reconcile_policies
@@ -16,12 +17,12 @@ def test_no_members_no_policy() -> None:
 def test_one_relay_hop_statement_shape() -> None:
     mp = mesh_policies(["100.64.0.3", "100.64.0.2", "fd00::2"])
     members = mp.defined_sets[0]
-    assert members["list"] == ["100.64.0.2/32", "100.64.0.3/32", "fd00::2/128"]
-    hop = mp.export_policies[0]["statements"][0]
-    assert hop["conditions"]["as_path_length"] == {"type": "GE", "length": 3}
-    assert hop["actions"] == {"route_action": "REJECT"}
-    strip = mp.export_policies[0]["statements"][1]
-    assert strip["actions"]["large_community"] == {"type": "REMOVE", "communities": [MESH_LEARNED_TAG]}
+    assert members.kind == "neighbor" and members.entries == ("100.64.0.2/32", "100.64.0.3/32", "fd00::2/128")
+    hop = mp.export_policies[0].statements[0]
+    assert hop.conditions.as_path_length_ge == 3 and hop.conditions.neighbor_set == SetRef(members.name)
+    assert hop.actions == StatementActions(result="reject")
+    strip = mp.export_policies[0].statements[1]
+    assert strip.actions.large_communities == CommunityEdit("remove", (MESH_LEARNED_TAG,))
 
 
 async def test_mesh_policies_reconcile_then_noop(gobgpd: GobgpClient) -> None:

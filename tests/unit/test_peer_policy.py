@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from durantic_agent.core.policies import PrefixMatch
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.pb import api
 from durantic_agent.gobgp.policy import reconcile_policies
@@ -18,14 +19,16 @@ def test_no_restrictions_no_policy() -> None:
 
 def test_a_restricted_member_gets_one_statement_per_family_and_its_own_address() -> None:
     pp = peer_policies({"100.64.0.1": ("a", ["192.168.60.0/24"])}, [])
-    sets = {s["name"]: s for s in pp.defined_sets}
-    v4 = sets["durantic-agent:allowed:a:v4"]["prefixes"]
-    assert [e["ip_prefix"] for e in v4] == ["192.168.60.0/24", "100.64.0.1/32"]
-    assert v4[0]["mask_length_min"] == 24 and v4[0]["mask_length_max"] == 32
+    sets = {s.name: s for s in pp.defined_sets}
+    assert sets["durantic-agent:allowed:a:v4"].prefixes == (
+        PrefixMatch("192.168.60.0/24", 24, 32),
+        PrefixMatch("100.64.0.1/32", 32, 32),
+    )
     # nothing allowed in IPv6: a set that only holds the unspecified host, so every v6 route is rejected
-    assert [e["ip_prefix"] for e in sets["durantic-agent:allowed:a:v6"]["prefixes"]] == ["::/128"]
-    st = pp.import_policies[0]["statements"]
-    assert [s["conditions"]["prefix_set"]["type"] for s in st] == ["INVERT", "INVERT"]
+    assert [e.prefix for e in sets["durantic-agent:allowed:a:v6"].prefixes] == ["::/128"]
+    st = pp.import_policies[0].statements
+    assert [s.conditions.prefix_set.invert for s in st if s.conditions.prefix_set] == [True, True]
+    assert {s.actions.result for s in st} == {"reject"}
 
 
 async def test_statements_survive_gobgpd_and_neighbour_defaults_come_after_user_policies(gobgpd: GobgpClient) -> None:

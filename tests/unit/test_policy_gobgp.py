@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.pb import api
 from durantic_agent.gobgp.policy import plan_policies, read_policies, reconcile_policies
-from tests.unit.test_policy_translate import GOLDEN, run_case
+from tests.unit.test_policy_translate import GOLDEN, program, run_case
 
 
 async def start(client: GobgpClient) -> None:
@@ -68,7 +68,7 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
         ),
     )
     desired = run_case(design())
-    ch = await reconcile_policies(gobgpd, desired)
+    ch = await reconcile_policies(gobgpd, program(design()))
     assert ch.import_changed and ch.export_changed
     assert set(ch.added_policies) == set(desired.policies)
     assert ch.reset_directions == ("IMPORT", "EXPORT")
@@ -80,13 +80,13 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
         "ops",
     ]
     assert current.assignments["EXPORT"]["default_action"] == "REJECT"
-    noop = await reconcile_policies(gobgpd, desired)
+    noop = await reconcile_policies(gobgpd, program(design()))
     assert not noop.changed and noop.reset_directions == ()
 
     doc = design()
     doc["policy_sets"][1]["rules"][0]["match"]["prefixes"][0] = "10.0.0.0/8 ge 24 le 30"
     changed = run_case(doc)
-    ch = await reconcile_policies(gobgpd, changed)
+    ch = await reconcile_policies(gobgpd, program(doc))
     assert not ch.import_changed and ch.export_changed  # to-tor is exported only
     assert [n.split("~")[0] for n in ch.added_policies] == ["durantic-user:to-tor"]
     assert [n.split("~")[0] for n in ch.added_sets] == ["durantic-user:to-tor:drop-bogons:prefix-v4"]
@@ -94,8 +94,7 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
     assert plan_policies(changed, await read_policies(gobgpd)).empty
 
     # everything removed: owned objects gone, foreign ones intact, defaults back to accept
-    empty = run_case({"my_asn": 4200000001, "policy_sets": []})
-    await reconcile_policies(gobgpd, empty)
+    await reconcile_policies(gobgpd, program({"my_asn": 4200000001, "policy_sets": []}))
     after = await read_policies(gobgpd)
     assert after.defined_sets == {} and after.policies == {}
     assert after.assignments["EXPORT"]["policies"] == [{"name": "ops"}]
@@ -112,7 +111,7 @@ async def test_converges_then_noop_then_minimal_change(gobgpd: GobgpClient) -> N
 async def test_drift_is_repaired(gobgpd: GobgpClient) -> None:
     await start(gobgpd)
     desired = run_case(design())
-    await reconcile_policies(gobgpd, desired)
+    await reconcile_policies(gobgpd, program(design()))
     (cset,) = [n for n in desired.defined_sets if n.startswith("durantic-user:prefer-primary:vips:community")]
     # someone appends to our set and removes our export assignment
     await gobgpd.call(
@@ -135,6 +134,6 @@ async def test_drift_is_repaired(gobgpd: GobgpClient) -> None:
             api.SetPolicyAssignmentRequest(),
         ),
     )
-    ch = await reconcile_policies(gobgpd, desired)
+    ch = await reconcile_policies(gobgpd, program(design()))
     assert ch.import_changed and ch.export_changed
     assert plan_policies(desired, await read_policies(gobgpd)).empty

@@ -8,16 +8,45 @@ from typing import Any
 import pytest
 import yaml
 
+from durantic_agent.core.policies import (
+    Conditions,
+    MatchSet,
+    Policy,
+    PolicyProgram,
+    SetRef,
+    Statement,
+    StatementActions,
+)
 from durantic_agent.errors import ValidationFailed
 from durantic_agent.gobgp.pb import api
 from durantic_agent.gobgp.policy import to_message
+from durantic_agent.gobgp.policy_build import DesiredPolicies, gobgp_policies
 from durantic_agent.policy import PolicyAssignment, PolicySet, translate
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "policy"
 CASES = sorted(p.name.removesuffix(".input.yaml") for p in GOLDEN.glob("*.input.yaml"))
 
 
-def run_case(doc: dict[str, Any]) -> Any:
+def _agent_set(d: dict[str, Any]) -> MatchSet:
+    return MatchSet(d["name"], d["kind"], tuple(d.get("entries", ())))
+
+
+def _agent_policy(d: dict[str, Any]) -> Policy:
+    def cond(c: dict[str, Any]) -> Conditions:
+        kw: dict[str, Any] = {k: SetRef(**v) if isinstance(v, dict) else v for k, v in c.items()}
+        return Conditions(**kw)
+
+    return Policy(
+        d["name"],
+        tuple(
+            Statement(st["name"], cond(st.get("conditions", {})), StatementActions(**st.get("actions", {})))
+            for st in d["statements"]
+        ),
+    )
+
+
+def program(doc: dict[str, Any]) -> PolicyProgram:
+    """translate() of a golden input: policy sets, assignment, neighbours and the agent's own objects."""
     sets = [PolicySet.model_validate(s) for s in doc.get("policy_sets", [])]
     assignment = PolicyAssignment.model_validate(
         {k: doc[k] for k in ("import_policies", "export_policies", "default_import", "default_export") if k in doc}
@@ -27,10 +56,15 @@ def run_case(doc: dict[str, Any]) -> Any:
         assignment,
         my_asn=doc["my_asn"],
         neighbors=doc.get("neighbors", {}),
-        agent_defined_sets=doc.get("agent_defined_sets", []),
-        agent_import=doc.get("agent_import", []),
-        agent_export=doc.get("agent_export", []),
+        agent_defined_sets=[_agent_set(s) for s in doc.get("agent_defined_sets", [])],
+        agent_import=[_agent_policy(p) for p in doc.get("agent_import", [])],
+        agent_export=[_agent_policy(p) for p in doc.get("agent_export", [])],
     )
+
+
+def run_case(doc: dict[str, Any]) -> DesiredPolicies:
+    """The GoBGP objects the adapter makes of it."""
+    return gobgp_policies(program(doc))
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -15,7 +15,7 @@ from durantic_agent.agent.reconcilers.routes import RoutesReconciler
 from durantic_agent.agent.reconcilers.vips import VipsReconciler
 from durantic_agent.agent.reconcilers.wireguard import WireGuardReconciler
 from durantic_agent.agent.wanted import Wanted, WgInterface, WgMember
-from durantic_agent.core.policies import DesiredPolicies, PolicyChange
+from durantic_agent.core.policies import Policy, PolicyChange, PolicyProgram
 from durantic_agent.core.types import PathSpec, PeerSpec, Route
 from durantic_agent.desired import Desired
 from durantic_agent.fib import Fib
@@ -32,7 +32,7 @@ class FakeSpeaker:
     def __init__(self) -> None:
         self.paths: dict[str, PathSpec] = {}
         self.peers: dict[str, str] = {}
-        self.policies: DesiredPolicies | None = None
+        self.policies: PolicyProgram | None = None
         self.log: list[str] = []
 
     async def local_paths(self, prefixes: Collection[str] | None = None) -> set[str]:
@@ -59,10 +59,11 @@ class FakeSpeaker:
         self.peers.pop(address, None)
         self.log.append(f"del peer {address}")
 
-    async def apply_policies(self, want: DesiredPolicies) -> PolicyChange:
+    async def apply_policies(self, want: PolicyProgram) -> PolicyChange:
         changed = want != self.policies
         self.policies = want
-        return PolicyChange(added_policies=tuple(want.policies) if changed else (), import_changed=changed)
+        added = tuple(p.name for p in want.policies) if changed else ()
+        return PolicyChange(added_policies=added, import_changed=changed)
 
 
 def _paths(*prefixes: str) -> Wanted:
@@ -130,7 +131,7 @@ def test_policies_applied_once_and_resync_reapplies() -> None:
     sp = FakeSpeaker()
     seen: list[PolicyChange] = []
     r = PoliciesReconciler(sp, on_change=seen.append)
-    want = Wanted(policies=DesiredPolicies(policies={"durantic-x": {"name": "durantic-x"}}))
+    want = Wanted(policies=PolicyProgram(policies=(Policy("durantic-x", ()),)))
     assert run(r.reconcile(want, False)) == 2
     assert run(r.reconcile(want, False)) == 0
     sp.policies = None  # removed behind the agent's back

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...core.policies import DesiredPolicies, PolicyChange
+from ...core.policies import PolicyChange, PolicyProgram
 from ..ports import BgpSpeaker
 from ..wanted import Wanted
 from .drift import repaired
@@ -18,7 +18,7 @@ class PoliciesReconciler:
     def __init__(self, speaker: BgpSpeaker, on_change: Callable[[PolicyChange], None] | None = None) -> None:
         self.speaker = speaker
         self.on_change = on_change
-        self.applied: DesiredPolicies | None = None
+        self.applied: PolicyProgram | None = None
 
     def forget(self) -> None:
         self.applied = None

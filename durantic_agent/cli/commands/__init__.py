@@ -1,0 +1,1 @@
+"""The `durantic` commands, one module per group; cli/main.py assembles them."""

@@ -126,7 +126,7 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     wait_for(lambda: h.peers()["b3"]["prefix_limited"], 40, "b3 held down by its prefix limit")
     wait_for(
         lambda: "Maximum number of prefixes" in birdc(s3, "show", "protocols", "all", "b3"),
-        20,
+        40,
         "BIRD to read the Cease",
     )
     wait_for(lambda: h.established("b2", "b4"), 40, "b2 and b4 established")

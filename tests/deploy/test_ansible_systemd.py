@@ -116,12 +116,14 @@ def test_role_runs_the_agent_under_systemd(built_wheel: Path, wheelhouse: Path, 
     assert "--- " not in out and "+++ " not in out, out[-4000:]
     assert machine.unit("durantic.service", "MainPID")["MainPID"] == main_pid
 
-    # A config change (a router outside the mesh) reloads the agent: same process, new neighbour.
+    # A config change (a router outside the mesh) changes only agent.yaml (staged, then live) and reloads
+    # the agent: same process, new neighbour.
     tor = {"name": "tor", "address": "192.0.2.254", "asn": 65000, "passive": True}
     _inventory(inventory, built_wheel, wheelhouse, iface, durantic_neighbors=[tor])
     recap, out = play()
     assert recap[HOST]["failed"] == 0, out[-3000:]
     assert changed_tasks(out) == [
+        f"durantic : Render agent.yaml for validation: {HOST}",
         f"durantic : Install the validated agent.yaml: {HOST}",
         f"durantic : Reload durantic: {HOST}",
     ], out[-3000:]

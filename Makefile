@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 APT_PACKAGES := iproute2 nftables iputils-ping procps wireguard-go bird2 frr python3-venv python3-dev gcc chromium systemd
+# systemd-nspawn: the systemd machine of the Ansible role's systemd test (tests/deploy/systemd_host.py)
+APT_PACKAGES += systemd-container
 # the test VM (tests/vm/): QEMU, busybox for virtme-ng's initramfs, kmod for depmod and the guest's modprobe
 APT_PACKAGES += qemu-system-x86 busybox-static kmod file
 # kernel-WireGuard tests: run inside the test VM by `make test` and `make test-kernel`

@@ -12,57 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT, VENV_BIN, Netns, must, run, wait_for
+from .conftest import Netns, must, run, wait_for
+from .playbook import changed_tasks, playbook
 
-ANSIBLE_DIR = ROOT / "deploy" / "ansible"
 NODES = (1, 2, 3)
 
 
 def _playbook(inventory: Path, tmp: Path, *extra: str) -> tuple[dict[str, dict[str, int]], str]:
-    """Run the example playbook (with `extra` arguments, e.g. --check --diff); return the PLAY RECAP as
-    {host: {ok, changed, failed, ...}} and the output."""
-    env = {
-        **os.environ,
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-        "ANSIBLE_HOME": str(tmp / "ansible-home"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-tmp"),
-        "ANSIBLE_REMOTE_TEMP": str(tmp / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
-    p = run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / "site.yml"), *extra],
-        timeout=600,
-        env=env,
-        cwd=ANSIBLE_DIR,
-    )
-    assert p.returncode == 0, f"ansible-playbook exited {p.returncode}:\n{p.stdout[-6000:]}\n{p.stderr[-3000:]}"
-    recap: dict[str, dict[str, int]] = {}
-    for line in p.stdout.split("PLAY RECAP", 1)[1].splitlines():
-        m = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
-        if m:
-            recap[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-    assert set(recap) == {f"node{i}" for i in NODES}, p.stdout[-3000:]
-    return recap, p.stdout
-
-
-def _changed_tasks(out: str) -> list[str]:
-    """`TASK name: host` for every task the run reported changed (for the failure messages)."""
-    found, task = [], ""
-    for line in out.splitlines():
-        if m := re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]", line):
-            task = m.group(1)
-        elif m := re.match(r"^changed: \[([^\]]+)\]", line):
-            found.append(f"{task}: {m.group(1)}")
-    return found
+    return playbook(inventory, [f"node{i}" for i in NODES], tmp, *extra)
 
 
 def _inventory(tmp: Path, netns: Netns, names: dict[int, str], wheel: Path, wheelhouse: Path) -> Path:
@@ -193,7 +156,7 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
     # Check mode with the agents up: the announcement would be created (the agent's dry run says so),
     # and --diff shows it; nothing is applied.
     recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
-    assert all(r["changed"] == 1 and r["failed"] == 0 for r in recap.values()), _changed_tasks(out)
+    assert all(r["changed"] == 1 and r["failed"] == 0 for r in recap.values()), changed_tasks(out)
     assert "+++ b/announcement/lan1" in out and "+route: 10.77.1.0/24" in out, out[-4000:]
     assert cli_json(1, "announce", "list") == []
 
@@ -217,7 +180,7 @@ def test_role_builds_a_mesh_that_exchanges_routes_and_reruns_with_no_change(
 
     # A converged mesh in check mode: nothing would change, and the diff is empty (no key blanked).
     recap, out = _playbook(inventory, tmp_path, "--check", "--diff")
-    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), _changed_tasks(out)
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), changed_tasks(out)
     assert "--- " not in out and "+++ " not in out, out[-4000:]
 
     # Run 3: nothing left to do.

@@ -16,11 +16,11 @@ from spawn to exit, and of the process's CPU time, over DURANTIC_BENCH_REPS repe
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
 
+from bench.compare import print_comparison
 from tests.lab.harness import DURANTIC, Lab
 
 _COMMON = "import sys, click\nfrom durantic_agent.views.render import render_status\nsock = sys.argv[1]\n"
@@ -46,11 +46,6 @@ VARIANTS = {
         "    data = c.get('http://agent/v1/status').json()"
     ),
 }
-
-
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -86,14 +81,8 @@ def main(reps: int | None = None) -> None:
                 wall[name].append(w)
                 cpu[name].append(c)
         for label, times in (("wall", wall), ("CPU (user+sys)", cpu)):
-            base = statistics.median(times["hand-written"])
             print(f"whole-process {label} time of a status call, {reps} repetitions each (ms):")
-            for name, v in times.items():
-                p50 = statistics.median(v)
-                print(
-                    f"  {name:16s} p50 {p50 * 1000:6.1f}  p90 {_pct(v, 0.9) * 1000:6.1f}  "
-                    f"({(p50 / base - 1) * 100:+.0f} % vs hand-written)"
-                )
+            print_comparison(times, "hand-written", 16, 1)
     finally:
         lab.close()
 

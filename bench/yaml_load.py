@@ -9,13 +9,13 @@ small one); p50 and p90 of the wall time. Both must give the same result.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
+from bench.compare import print_comparison
 from bench.rib import prefixes
 from durantic_agent.cli.yamlload import load_yaml
 
@@ -50,11 +50,6 @@ SMALL = {
 }
 
 
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
 def _time(fn: Callable[[str], object], text: str) -> float:
     t = time.perf_counter()
     fn(text)
@@ -80,14 +75,8 @@ def main(reps: int | None = None) -> None:
         for _ in range(n):
             for name, fn in loaders.items():
                 times[name].append(_time(fn, text))
-        base = statistics.median(times["yaml.load(CSafeLoader)"])
         print(f"{label} ({len(text) / 1000:.0f} kB), {n} repetitions each (ms):")
-        for name, v in times.items():
-            p50 = statistics.median(v)
-            print(
-                f"  {name:24s} p50 {p50 * 1000:8.2f}  p90 {_pct(v, 0.9) * 1000:8.2f}  "
-                f"({(p50 / base - 1) * 100:+.0f} % vs yaml.load)"
-            )
+        print_comparison(times, "yaml.load(CSafeLoader)", 24, 2)
 
 
 if __name__ == "__main__":

@@ -39,10 +39,11 @@ def boot_ticks() -> int:
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * _CLK_TCK)
 
 
-def kill_tagged(tag: str, since: int, rounds: int = 8) -> int:
+def kill_tagged(tag: str, since: int, patience: float = 1.0) -> int:
     """SIGKILL every process started at or after `since` (boot_ticks) whose environment carries
     PROBE_TAG=`tag`; returns how many. Repeats while it finds new ones, so a process forked during a
-    pass is caught by the next.
+    pass is caught by the next, and for up to `patience` seconds while a process it cannot read yet
+    (in the middle of an exec) may turn out to be one.
 
     This is what finds a check's daemonized children (`setsid cmd &`, double forks): they left the
     check's process group and session, but not its environment.
@@ -50,7 +51,9 @@ def kill_tagged(tag: str, since: int, rounds: int = 8) -> int:
     needle = f"\0{PROBE_TAG}={tag}\0".encode()
     me = os.getpid()
     killed: set[int] = set()
-    for _ in range(rounds):
+    deadline = time.monotonic() + patience
+    pause = 0.001
+    while True:
         found = unsure = 0
         for pid in _pids_started_since(since):
             if pid == me or pid in killed:
@@ -61,18 +64,19 @@ def kill_tagged(tag: str, since: int, rounds: int = 8) -> int:
             except OSError:
                 continue  # gone
             if not env:
-                unsure += 1  # in the middle of an exec (or a zombie): look again
+                unsure += 1  # in the middle of an exec: its new environment is not set up yet
                 continue
             if needle in b"\0" + env + b"\0":
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
                 found += 1
-        if not found and not unsure:
-            break
-        if not found:
-            time.sleep(0.002)
-    return len(killed)
+        if found:
+            continue
+        if not unsure or time.monotonic() > deadline:
+            return len(killed)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
 
 
 def _pids_started_since(since: int) -> list[int]:

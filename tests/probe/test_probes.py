@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -200,6 +201,38 @@ async def test_cancelled_exec_probe_kills_and_reaps(tmp_path: Path, ctx: ProbeCo
         await asyncio.wait_for(task, 5)
     assert _stat(leader) is None
     assert await eventually(lambda: _dead(child)), _stat(child)
+
+
+def _alive_with_args(args: str) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{d}/cmdline").read_bytes() if d.isdigit() else b""
+        except OSError:
+            continue
+        if cmdline.rstrip(b"\0").split(b"\0") == args.encode().split() and (st := _stat(int(d))) and st[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+async def test_exec_probe_cancelled_while_starting_leaves_no_daemonized_child(ctx: ProbeContext) -> None:
+    """A check removed just as its probe starts (cancelled inside the spawn, or right after it) must not
+    leave behind what the check daemonized out of its session."""
+    args = f"sleep 3000.{os.getpid() % 1000}"
+    spec = hc(timeout="5s", exec={"command": ["sh", "-c", f"nohup setsid {args} >/dev/null 2>&1 & exit 0"]})
+    try:
+        for i in range(60):
+            task = asyncio.create_task(probe(spec, ctx))
+            for _ in range(i % 6):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+        survivors = _alive_with_args(args)
+        assert survivors == [], f"{len(survivors)} of 60 cancelled probes left their daemonized child"
+    finally:
+        for pid in _alive_with_args(args):
+            os.kill(pid, 9)
 
 
 async def test_http_server_gone_fails_despite_keepalive(ctx: ProbeContext) -> None:

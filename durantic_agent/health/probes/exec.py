@@ -46,6 +46,8 @@ async def exec_probe(spec: ExecProbe, timeout: float) -> tuple[bool, str, str]:
         return False, f"program {spec.command[0]!r} {why}", ""
     except BaseException:
         os.close(rfd)
+        # Cancelled while spawning: asyncio killed the check's own process only, not what it started.
+        await asyncio.shield(asyncio.to_thread(kill_tagged, tag, since))
         raise
     finally:
         os.close(wfd)
@@ -61,7 +63,7 @@ async def exec_probe(spec: ExecProbe, timeout: float) -> tuple[bool, str, str]:
                 await asyncio.shield(reader)
     except BaseException:
         _kill_group(proc.pid)
-        kill_tagged(tag, since)
+        await asyncio.shield(asyncio.to_thread(kill_tagged, tag, since))
         # Reap even when cancelled, so no zombie is left; SIGKILL makes this quick.
         with contextlib.suppress(ProcessLookupError):
             await asyncio.shield(proc.wait())

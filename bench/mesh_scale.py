@@ -1,8 +1,10 @@
 """Mesh at scale: N members on one machine (N = 10, 20, 30), agents side by side with a raw gobgpd mesh.
 
-For each N, in the same run, first a raw mesh (N plain gobgpd, full eBGP mesh on one underlay, the same
-timers and the same one-relay-hop export statement, configured from TOML), then the agent mesh (N agents
-with their gobgpd and wireguard-go). Measured on both:
+For each N and each topology, in the same run, first a raw mesh (N plain gobgpd on one underlay, the
+same timers and the same export statement as the agents, configured from TOML), then the agent mesh (N
+agents with their gobgpd and wireguard-go). Topologies: `full` (every member peers with every other) and
+`rs` (members n04 and n05 also run a route-server gobgpd, every member peers only with those two;
+docs/scaling.md). Measured on both:
 
 - start:    last member launched -> every member holds every member's /32 and the VIP;
 - Tdown:    a route deleted on its only origin -> gone from every member's RIB (and, agents, kernel);
@@ -20,7 +22,8 @@ agent's /v1/checks; CLOCK_MONOTONIC is shared by every process on the machine). 
 stream: they are read from every moving member's wireguard-go UAPI socket in a loop, so that figure is an
 upper bound by one sweep. The machine is shared (2 cores): the load average is printed with the figures.
 
-    python -m bench mesh-scale                    # N = 10, 20, 30
+    python -m bench mesh-scale                    # N = 10, 20, 30, both topologies
+    DURANTIC_BENCH_SIZES=30 DURANTIC_BENCH_TOPOLOGIES=rs python -m bench mesh-scale
     DURANTIC_BENCH_SIZES=10 DURANTIC_BENCH_RUNS=20 DURANTIC_BENCH_STOP_RUNS=3 python -m bench mesh-scale
     DURANTIC_BENCH_IDLE_ONLY=1 DURANTIC_BENCH_WG_KEEPALIVE=5 python -m bench mesh-scale   # steady state only
 """
@@ -44,7 +47,7 @@ from durantic_agent.errors import SidecarError
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
 from durantic_agent.gobgp.watch import watch_best
-from tests.lab.harness import AgentHandle, Lab, run, wait_for
+from tests.lab.harness import GOBGP, AgentHandle, Lab, run, wait_for
 from tests.lab.mesh import wg_allowed
 from tests.lab.scale import (
     RawMesh,
@@ -68,6 +71,9 @@ TIMEOUT = 60.0
 _KA = os.environ.get("DURANTIC_BENCH_WG_KEEPALIVE")
 WG_KEEPALIVE = int(_KA) if _KA else None
 IDLE_ONLY = os.environ.get("DURANTIC_BENCH_IDLE_ONLY") == "1"  # start + steady state only
+# the route servers of the `rs` topology: not a VIP origin (n01, n02), the Tdown origin (n03) or the
+# stopped member (the last)
+ROUTE_SERVERS = [4, 5]
 
 
 def p99(xs: list[float]) -> float:
@@ -247,6 +253,7 @@ async def idle_usage(namespaces: dict[str, str], window: float = 10.0, settle: f
     return {
         "rss_mb_per_member_max": round(max(totals), 1),
         "rss_mb_per_member_mean": round(sum(totals) / len(totals), 1),
+        "rss_mb_per_member_median": round(sorted(totals)[len(totals) // 2], 1),
         "rss_mb_by_kind_mean": {
             k: round(sum(v.get(k, 0.0) for v in per_member.values()) / len(per_member), 1) for k in kinds
         },
@@ -291,7 +298,7 @@ def _own(i: int) -> list[str]:
     return [f"{mesh_addr(i)}/32"] + ([VIP] if i in (1, 2) else [])
 
 
-async def bench_raw(n: int, runs: int, stop_runs: int) -> dict[str, Any]:
+async def bench_raw(n: int, runs: int, stop_runs: int, rs: bool = False) -> dict[str, Any]:
     lab = Lab()
     w = Watch()
     try:
@@ -299,7 +306,7 @@ async def bench_raw(n: int, runs: int, stop_runs: int) -> dict[str, Any]:
         everything = {f"{mesh_addr(i)}/32" for i in range(1, n + 1)} | {VIP}
         for name in names:
             w.add(name, lab.base / f"raw-{name}" / "gobgpd.sock")
-        rm = await asyncio.to_thread(start_raw_mesh, lab, n)
+        rm = await asyncio.to_thread(start_raw_mesh, lab, n, ROUTE_SERVERS if rs else None)
         await asyncio.gather(*(_raw_add(rm.sockets[member_name(i)], _own(i)) for i in range(1, n + 1)))
         t_all = await w.until(lambda: w.holds(names, everything), "raw: all /32s and the VIP everywhere", 120)
         out: dict[str, Any] = {"start_s": round(t_all - rm.started_last, 2)}
@@ -364,6 +371,17 @@ def _poll_wg(handles: list[AgentHandle], key: str, done: dict[str, float], stop:
                 pending.remove(h)
 
 
+def _vip_at_route_servers(rs_socks: Iterable[Path], origins: Iterable[str]) -> bool:
+    """Every route server has the VIP from both origins (it sends each client only its best of them,
+    so a client never holds both)."""
+    for s in rs_socks:
+        for addr in origins:
+            out = run([GOBGP, "--target", f"unix://{s}", "neighbor", addr, "adj-in", "-j"], check=False).stdout
+            if VIP not in out:
+                return False
+    return True
+
+
 def _both_vip_paths(socks: Iterable[Path], origin_asns: set[int]) -> bool:
     for s in socks:
         direct = {as_path(p)[0] for p in rib(s).get(VIP, []) if len(as_path(p)) == 1}
@@ -377,8 +395,14 @@ async def _raw_failover(rm: RawMesh, w: Watch, names: list[str], owner: dict[str
     socks = [rm.sockets[n] for n in others]
     lat = []
     asns = {rm.machines[0].asn, rm.machines[1].asn}
+    rs_socks = [rm.lab.base / f"raw-rs-{member_name(i)}" / "gobgpd.sock" for i in rm.route_servers or []]
+    origins = [underlay_addr(1), underlay_addr(2)]
     for _ in range(runs):
-        await asyncio.to_thread(wait_for, lambda: _both_vip_paths(socks, asns), 30, "both VIP paths everywhere")
+        if rs_socks:
+            ready = lambda: _vip_at_route_servers(rs_socks, origins) and all(VIP in w.best[n] for n in others)  # noqa: E731
+        else:
+            ready = lambda: _both_vip_paths(socks, asns)  # noqa: E731
+        await asyncio.to_thread(wait_for, ready, 30, "both VIP paths everywhere")
         moving = [n for n in others if owner.get(w.best[n].get(VIP, "")) == 1]
         victim = 1
         if len(moving) < len(others) / 2:
@@ -429,7 +453,7 @@ def _decided(h: AgentHandle) -> float:
     raise KeyError("vip")
 
 
-async def bench_agents(n: int, runs: int, stop_runs: int) -> dict[str, Any]:
+async def bench_agents(n: int, runs: int, stop_runs: int, rs: bool = False) -> dict[str, Any]:
     lab = Lab()
     w = Watch()
     kw = KernelWatch({ROUTE, STOP_ROUTE})
@@ -446,7 +470,8 @@ async def bench_agents(n: int, runs: int, stop_runs: int) -> dict[str, Any]:
             if h.name in flags:
                 h.api("POST", "/v1/apply", _vip_doc(flags[h.name]))
 
-        sm = await asyncio.to_thread(start_scale_mesh, lab, n, 4, 60.0, None, on_up, WG_KEEPALIVE)
+        servers = [member_name(i) for i in ROUTE_SERVERS] if rs else None
+        sm = await asyncio.to_thread(start_scale_mesh, lab, n, 4, 60.0, None, on_up, WG_KEEPALIVE, servers)
         t_all = await w.until(lambda: w.holds(names, everything), "agents: all /32s and the VIP everywhere", 180)
         out: dict[str, Any] = {"start_s": round(t_all - sm.started_last, 2)}
         out["idle"] = await idle_usage({m.name: m.ns for m in sm.machines})
@@ -465,7 +490,7 @@ async def bench_agents(n: int, runs: int, stop_runs: int) -> dict[str, Any]:
             kernel=kw,
             kernel_names=[x for x in names if x != "n03"],
         )
-        out["failover_ms"] = await _agent_failover(sm, w, names, flags, runs)
+        out["failover_ms"] = await _agent_failover(sm, w, names, flags, runs, rs)
         out["stop_ms"] = await _agent_stop(sm, w, kw, names, everything, stop_runs)
         return out
     finally:
@@ -475,7 +500,7 @@ async def bench_agents(n: int, runs: int, stop_runs: int) -> dict[str, Any]:
 
 
 async def _agent_failover(
-    sm: ScaleMesh, w: Watch, names: list[str], flags: dict[str, Path], runs: int
+    sm: ScaleMesh, w: Watch, names: list[str], flags: dict[str, Path], runs: int, rs: bool = False
 ) -> dict[str, Any]:
     others = [x for x in names if x not in flags]
     socks = [gobgpd_socket(sm.agents[x]) for x in others]
@@ -483,8 +508,18 @@ async def _agent_failover(
     asns = {sm.machines[0].asn, sm.machines[1].asn}
     best_lat, wg_lat = [], []
     moving: list[str] = []
+    rs_socks = [
+        Path(sm.agents[member_name(i)].config["runtime_dir"]) / "route-server-m" / "gobgpd.sock"
+        for i in ROUTE_SERVERS
+        if rs
+    ]
+    origins = [mesh_addr(1), mesh_addr(2)]
     for _ in range(runs):
-        await asyncio.to_thread(wait_for, lambda: _both_vip_paths(socks, asns), 30, "both VIP paths everywhere")
+        if rs_socks:
+            ready = lambda: _vip_at_route_servers(rs_socks, origins) and all(VIP in w.best[x] for x in others)  # noqa: E731
+        else:
+            ready = lambda: _both_vip_paths(socks, asns)  # noqa: E731
+        await asyncio.to_thread(wait_for, ready, 30, "both VIP paths everywhere")
         victim = 1
         moving = [x for x in others if owner.get(w.best[x].get(VIP, "")) == 1]
         if len(moving) < len(others) / 2:
@@ -548,17 +583,19 @@ def _fmt(s: dict[str, Any] | None) -> str:
     return f"p50 {s['p50']:.0f} / p99 {s['p99']:.0f} / max {s['max']:.0f} ms (n={s['n']})"
 
 
-async def _main(sizes: list[int], runs: int, stop_runs: int) -> list[dict[str, Any]]:
+async def _main(sizes: list[int], runs: int, stop_runs: int, topologies: list[str]) -> list[dict[str, Any]]:
     results = []
     for n in sizes:
-        for kind, fn in (("raw gobgpd", bench_raw), ("agents", bench_agents)):
-            load0 = loadavg()
-            t = time.monotonic()
-            r = await fn(n, runs, stop_runs)
-            r.update({"n": n, "kind": kind, "load1_before": load0, "load1_after": loadavg()})
-            r["wall_s"] = round(time.monotonic() - t, 1)
-            results.append(r)
-            print(json.dumps(r), flush=True)
+        for topo in topologies:
+            for kind, fn in (("raw gobgpd", bench_raw), ("agents", bench_agents)):
+                load0 = loadavg()
+                t = time.monotonic()
+                r = await fn(n, runs, stop_runs, topo == "rs")
+                label = kind if topo == "full" else f"{kind}, route servers"
+                r.update({"n": n, "kind": label, "load1_before": load0, "load1_after": loadavg()})
+                r["wall_s"] = round(time.monotonic() - t, 1)
+                results.append(r)
+                print(json.dumps(r), flush=True)
     return results
 
 
@@ -566,7 +603,11 @@ def main() -> None:
     sizes = [int(x) for x in os.environ.get("DURANTIC_BENCH_SIZES", "10,20,30").split(",")]
     runs = int(os.environ.get("DURANTIC_BENCH_RUNS", "20"))
     stop_runs = int(os.environ.get("DURANTIC_BENCH_STOP_RUNS", "3"))
-    results = asyncio.run(_main(sizes, runs, stop_runs))
+    topologies = os.environ.get("DURANTIC_BENCH_TOPOLOGIES", "full,rs").split(",")
+    bad = [t for t in topologies if t not in ("full", "rs")]
+    if bad:
+        raise SystemExit(f"DURANTIC_BENCH_TOPOLOGIES: {bad[0]!r} is not full or rs")
+    results = asyncio.run(_main(sizes, runs, stop_runs, topologies))
     print()
     print(
         "| N | mesh | start | Tdown RIB | Tdown RIB+kernel | failover best | failover AllowedIPs | stop "
@@ -582,7 +623,8 @@ def main() -> None:
         print(
             f"| {r['n']} | {r['kind']} | {r['start_s']:.1f} s | {_fmt(r['tdown_ms']['rib'])} "
             f"| {_fmt(r['tdown_ms'].get('rib_and_kernel'))} | {_fmt(fo['best_path'])} | {_fmt(fo.get('allowed_ips'))} "
-            f"| {_fmt(st.get('rib_and_kernel') or st.get('routes_gone'))} | {r['idle']['rss_mb_per_member_max']} MB "
+            f"| {_fmt(st.get('rib_and_kernel') or st.get('routes_gone'))} "
+            f"| {r['idle']['rss_mb_per_member_median']} (max {r['idle']['rss_mb_per_member_max']}) MB "
             f"| {r['idle']['cpu_pct_of_one_core']}% |"
         )
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from .config.schema import AgentConfig
 from .core.types import PathSpec, PeerSpec
 from .objects.document import ObjectsState
+from .topology import RouteServerSpec, mesh_peers, route_server
 
 __all__ = [
     "MESH_ADDRESS_COMMUNITY",
@@ -20,6 +21,7 @@ __all__ = [
     "DrainPhase",
     "desired",
     "desired_peers",
+    "desired_route_servers",
 ]
 
 # Every agent tags its own mesh address /32 with this community, so relays and views can tell a member's
@@ -38,11 +40,12 @@ class Desired:
     peers: Mapping[str, PeerSpec] = field(default_factory=dict)
     paths: Mapping[str, PathSpec] = field(default_factory=dict)
     vips: frozenset[str] = frozenset()
+    route_servers: Mapping[str, RouteServerSpec] = field(default_factory=dict)  # mesh name -> ours
 
 
-def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, PeerSpec]:
+def _timers(cfg: AgentConfig) -> dict[str, int | bool]:
     b = cfg.bgp
-    timers = {
+    return {
         "hold_time": b.hold_time,
         "keepalive": b.keepalive,
         "connect_retry": b.connect_retry,
@@ -50,6 +53,21 @@ def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, P
         "restart_time": b.restart_time,
         "deferral_time": b.deferral_time,
     }
+
+
+def desired_route_servers(cfg: AgentConfig) -> dict[str, RouteServerSpec]:
+    """The route-server gobgpd this machine runs, per mesh that names it a route server."""
+    port = cfg.bgp.listen_port if cfg.bgp.listen_port > 0 else 179
+    out = {}
+    for mesh in cfg.meshes:
+        rs = route_server(mesh, cfg.router_id, port, _timers(cfg))
+        if rs is not None:
+            out[mesh.name] = rs
+    return out
+
+
+def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, PeerSpec]:
+    timers = _timers(cfg)
     peers: dict[str, PeerSpec] = {}
     for n in cfg.neighbors:
         peers[str(n.address)] = PeerSpec(
@@ -68,21 +86,7 @@ def desired_peers(cfg: AgentConfig, passwords: Mapping[str, str]) -> dict[str, P
             **timers,  # type: ignore[arg-type]
         )
     for mesh in cfg.meshes:
-        for m in mesh.members or []:
-            if m.address == mesh.address.ip:
-                continue  # this machine
-            peers[str(m.address)] = PeerSpec(
-                name=m.name,
-                address=str(m.address),
-                asn=m.asn,
-                kind="member",
-                local_address=str(mesh.address.ip),
-                bind_interface=mesh.ifname,
-                # Mesh sessions may ride a relay (transit): one forwarding hop costs one TTL.
-                multihop_ttl=3,
-                max_prefixes=m.max_prefixes if m.max_prefixes is not None else mesh.max_prefixes,
-                **timers,  # type: ignore[arg-type]
-            )
+        peers.update(mesh_peers(mesh, timers))
     return peers
 
 
@@ -114,4 +118,4 @@ def desired(
             paths.setdefault(
                 own, PathSpec(prefix=own, communities=(MESH_ADDRESS_COMMUNITY,), owner=f"mesh:{mesh.name}")
             )
-    return Desired(peers=peers, paths=paths, vips=frozenset(vips))
+    return Desired(peers=peers, paths=paths, vips=frozenset(vips), route_servers=desired_route_servers(cfg))

@@ -25,6 +25,7 @@ __all__ = ["MESH_LEARNED_TAG", "MeshPolicies", "mesh_policies"]
 MESH_LEARNED_TAG = "65534:1:1"
 MEMBERS_SET = "durantic-agent:mesh-members"
 TAG_SET = "durantic-agent:mesh-learned"
+ROUTE_SERVERS_SET = "durantic-agent:route-servers"
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,13 @@ def _host(addr: str) -> str:
     return f"{addr}/128" if ":" in addr else f"{addr}/32"
 
 
-def mesh_policies(member_addresses: Iterable[str], max_as_path: int = 3) -> MeshPolicies:
-    members = sorted(_host(a) for a in member_addresses)
+def mesh_policies(
+    member_addresses: Iterable[str], max_as_path: int = 3, route_servers: Iterable[str] = ()
+) -> MeshPolicies:
+    """`member_addresses`: every mesh peer (route servers included); `route_servers`: those peers that are
+    route servers, sent only this machine's own routes."""
+    rs = sorted(_host(a) for a in route_servers)
+    members = sorted({_host(a) for a in member_addresses} | set(rs))
     if not members:
         return MeshPolicies([], [], [])
     sets = [
@@ -47,6 +53,20 @@ def mesh_policies(member_addresses: Iterable[str], max_as_path: int = 3) -> Mesh
         MatchSet(TAG_SET, "large-community", (MESH_LEARNED_TAG,)),
     ]
     tag = CommunityEdit("add", (MESH_LEARNED_TAG,))
+    own_only: list[Statement] = []
+    if rs:
+        sets.append(MatchSet(ROUTE_SERVERS_SET, "neighbor", tuple(rs)))
+        own_only.append(
+            Statement(
+                "own-routes-to-route-servers",
+                Conditions(
+                    neighbor_set=SetRef(ROUTE_SERVERS_SET),
+                    large_community_set=SetRef(TAG_SET),
+                    as_path_length_ge=2,
+                ),
+                StatementActions(result="reject"),
+            )
+        )
     imp = [
         Policy(
             "durantic-agent:mesh-in",
@@ -63,6 +83,7 @@ def mesh_policies(member_addresses: Iterable[str], max_as_path: int = 3) -> Mesh
         Policy(
             "durantic-agent:mesh-out",
             (
+                *own_only,
                 Statement(
                     "one-relay-hop",
                     Conditions(

@@ -49,6 +49,7 @@ from ..peer_policy import neighbour_defaults, peer_policies
 from ..policy.model import PolicyAssignment
 from ..policy.translate import translate
 from ..timefmt import age_seconds, rfc3339
+from ..topology import route_server_addresses
 from ..wg.keys import public_key
 from ..wg.port import WireGuardBackend
 from ..wg.select import open_backend
@@ -61,7 +62,9 @@ from .reconcilers.policies import PoliciesReconciler
 from .reconcilers.routes import RoutesReconciler
 from .reconcilers.vips import VipsReconciler
 from .reconcilers.wireguard import WireGuardReconciler
+from .restarthold import RestartHold
 from .ribwatch import RibWatch
+from .routeservers import RouteServersReconciler
 from .transitmon import TransitMonitor
 from .views import AgentViews
 from .wanted import Wanted, WgInterface, WgMember
@@ -119,14 +122,22 @@ class Agent:
 
         self.paths = PathsReconciler(self.speaker, observe=self._observe_changes)
         self.policies = PoliciesReconciler(self.speaker, on_change=self._policies_changed)
-        self.wireguard = WireGuardReconciler(self.fib_sync, WG_PREFIX)
+        # kernel routes and AllowedIPs a previous run left stay until gobgpd has restarted (restarthold.py)
+        self.restart_hold = RestartHold()
+        self.wireguard = WireGuardReconciler(self.fib_sync, WG_PREFIX, hold=self.restart_hold.active)
         self.peers = PeersReconciler(self.speaker, lambda: self._local_restarting)
         self.vips = VipsReconciler(self.loopback)
-        self.routes = RoutesReconciler(self.kernel_routes, self.fib_sync)
+        self.routes = RoutesReconciler(self.kernel_routes, self.fib_sync, hold=self.restart_hold.active)
+        self.route_servers = RouteServersReconciler(
+            lambda: self.sidecar.binary,
+            lambda: self.cfg.runtime_dir,
+            lambda: self.cfg.gobgpd.log_level,
+            lambda: self.controller.wake(only={"route-servers"}),
+        )
         self.controller: Controller[Wanted] = Controller(
             # policies before paths, so a new path meets the policy it is meant to; WireGuard before
-            # peers: mesh sessions bind to the interface and ride the tunnel
-            [self.policies, self.paths, self.wireguard, self.peers, self.vips, self.routes],
+            # peers: mesh sessions bind to the interface and ride the tunnel; route servers listen on it
+            [self.policies, self.paths, self.wireguard, self.peers, self.route_servers, self.vips, self.routes],
             self._compute,
             resync_interval=cfg.resync_interval,
         )
@@ -209,7 +220,8 @@ class Agent:
         neighbors: dict[str, list[str]] = {}
         for addr, spec in d.peers.items():
             neighbors.setdefault(spec.name, []).append(addr)
-        mesh = mesh_policies(self.members)
+        rs = [a for m in self.cfg.meshes for a in route_server_addresses(m)]
+        mesh = mesh_policies([*self.members, *rs], route_servers=rs)
         hostile = peer_policies(self.restricted_members(), self.no_default_route_from())
         nb = neighbour_defaults(
             [str(n.address) for n in self.cfg.neighbors if n.import_ == "reject"],
@@ -309,6 +321,8 @@ class Agent:
             # gobgpd lost everything: if the agent or gobgpd went down uncleanly, tell peers we restart
             # so they keep our routes (graceful restart) until EoR.
             self._local_restarting = self.sidecar.restarts > 0 or self._running_marker.exists()
+            if self._local_restarting:
+                self.restart_hold.begin(self.cfg.bgp.restart_time)
             if self.sidecar.restarts:
                 AGENT_METRICS.gobgpd_restarts.inc()
         self.paths.forget(empty=cur is None)
@@ -319,6 +333,14 @@ class Agent:
         except OSError as e:  # a full state disk must not stop BGP; only a restart's GR hint is lost
             log.warning("cannot mark the state dir as running: %s", e.strerror)
         self.controller.wake()
+
+    async def _peer_infos(self) -> dict[str, speaker.PeerInfo]:
+        return await speaker.list_peer_info(self.client(), timeout=2.0)
+
+    def _wanted_sessions(self) -> list[str]:
+        """The sessions a restart hold waits for: a member whose data plane is down will not come back soon."""
+        members = [a for a in self.members if not self.member_liveness.down(a)]
+        return [*members, *(str(n.address) for n in self.cfg.neighbors)]
 
     def client(self) -> GobgpClient:
         c = self.sidecar.client
@@ -416,6 +438,7 @@ class Agent:
             "liveness": self.member_liveness.summary(),
             "web": self.api_server.web_status() if self.api_server is not None else None,
             "meshes": self.mesh_status(),
+            "route_servers": self.route_servers.view(),
             "reconcile": {
                 n: {
                     "ok": r.ok,
@@ -543,6 +566,10 @@ class Agent:
                     tg.create_task(self.controller.run(), name="controller"),
                     tg.create_task(self._reload_loop(), name="reload"),
                     tg.create_task(self.rib.run(), name="rib-watch"),
+                    tg.create_task(
+                        self.restart_hold.run(self._peer_infos, self._wanted_sessions, self.controller.wake),
+                        name="restart-hold",
+                    ),
                 ]
                 if self.transit is not None:
                     tasks.append(tg.create_task(self.transit.run(), name="transit"))
@@ -555,6 +582,7 @@ class Agent:
         finally:
             await api.stop()
             await self.health.stop()
+            await self.route_servers.close()  # after our withdrawals: they leave through it too
             await self.sidecar.stop()
             await self.loopback.close()
             await self.routes.close()

@@ -29,6 +29,7 @@ from ..metrics import AGENT_METRICS
 from ..timefmt import rfc3339
 from .controller import Controller
 from .ribwatch import RibWatch
+from .routeservers import RouteServersReconciler
 from .wanted import Wanted
 
 
@@ -41,6 +42,7 @@ class Agent(Protocol):
     rib: RibWatch
     sidecar: Sidecar
     controller: Controller[Wanted]
+    route_servers: RouteServersReconciler
 
     def client(self) -> GobgpClient: ...
 
@@ -61,6 +63,8 @@ class MemberLiveness:
         self.monitor = Monitor(self._targets, self._changed)
         self._applied: dict[str, bool] = {}  # member address -> session enabled, as last set in gobgpd
         self._gobgpd: tuple[int | None, int] | None = None  # (pid, restarts) that `_applied` is about
+        # the same for the sessions of this machine's route servers: mesh -> (their gobgpd, applied)
+        self._rs_applied: dict[str, tuple[tuple[int | None, int], dict[str, bool]]] = {}
         self._wake = asyncio.Event()
         self._measuring: set[asyncio.Task[None]] = set()
         self._targets_for: tuple[object, object] | None = None
@@ -100,6 +104,7 @@ class MemberLiveness:
                 if probing.done():
                     probing.result()  # a probing loop that died takes the agent down (crash-only)
                 behind = any(self._want(a) not in (None, self._applied.get(a)) for a in self._addrs())
+                behind = behind or self._rs_behind()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), _RETRY if behind else 5.0)
         finally:
@@ -111,6 +116,11 @@ class MemberLiveness:
     def _addrs(self) -> list[str]:
         return [a for a in self.monitor.states if a in self.agent.last_desired.peers]
 
+    def down(self, addr: str) -> bool:
+        """The member's data plane is known to be down (not merely unknown yet)."""
+        st = self.monitor.states.get(addr)
+        return st is not None and st.verdict is Verdict.DOWN
+
     def _want(self, addr: str) -> bool | None:
         """Session enabled? None: no verdict yet, leave it as it is."""
         st = self.monitor.states.get(addr)
@@ -119,6 +129,7 @@ class MemberLiveness:
         return st.verdict is Verdict.UP
 
     async def _apply(self) -> None:
+        await self._apply_route_servers()
         sc = self.agent.sidecar
         gen = (sc.pid, sc.restarts)
         if gen != self._gobgpd:  # a new gobgpd has every peer enabled again (as the peers reconciler adds them)
@@ -133,19 +144,44 @@ class MemberLiveness:
             if want is None or self._applied.get(addr) == want:
                 continue
             st = self.monitor.states[addr]
-            try:
-                if want:
-                    await speaker.enable_peer(client, addr)
-                else:
-                    await speaker.disable_peer(client, addr, _COMMUNICATION)
-            except AgentError as e:
-                log.warning("liveness: cannot %s the session to %s yet: %s", "enable" if want else "disable", addr, e)
+            if not await _set_session(client, addr, want, "liveness"):
                 continue
             self._applied[addr] = want
             if not want:
                 task = asyncio.create_task(self._measure(addr, st.since), name=f"liveness-moved-{addr}")
                 self._measuring.add(task)
                 task.add_done_callback(self._measuring.discard)
+
+    def _rs_behind(self) -> bool:
+        for mesh, rs in self.agent.route_servers.running.items():
+            applied = self._rs_applied.get(mesh, (None, {}))[1]
+            if any(self._want(a) not in (None, applied.get(a)) for a in self.monitor.states if a in rs.spec.peers):
+                return True
+        return False
+
+    async def _apply_route_servers(self) -> None:
+        """A route server disables a dead member's session too: that withdraws the member's paths from
+        every client at once (the clients have no session to it, so their own probes cannot)."""
+        running = self.agent.route_servers.running
+        for mesh in list(self._rs_applied):
+            if mesh not in running:
+                del self._rs_applied[mesh]
+        for mesh, rs in running.items():
+            sc = rs.sidecar
+            gen = (sc.pid, sc.restarts)
+            old = self._rs_applied.get(mesh)
+            applied = old[1] if old is not None and old[0] == gen else {}
+            self._rs_applied[mesh] = (gen, applied)
+            client = sc.client
+            if client is None or not sc.ready.is_set():
+                continue
+            for addr in [a for a in self.monitor.states if a in rs.spec.peers]:
+                want = self._want(addr)
+                if want is None or applied.get(addr) == want:
+                    continue
+                if not await _set_session(client, addr, want, f"liveness: route server {mesh}"):
+                    continue
+                applied[addr] = want
 
     async def _measure(self, addr: str, decided: float) -> None:
         """Time from the down verdict to no best path via the member, applied to kernel and WireGuard."""
@@ -183,3 +219,16 @@ class MemberLiveness:
         for st in self.monitor.states.values():
             counts[st.verdict.value] += 1
         return {"error": self.monitor.error, "members": counts}
+
+
+async def _set_session(client: GobgpClient, addr: str, enabled: bool, who: str) -> bool:
+    """Enable or disable one session; False (logged) when gobgpd refuses it for now."""
+    try:
+        if enabled:
+            await speaker.enable_peer(client, addr)
+        else:
+            await speaker.disable_peer(client, addr, _COMMUNICATION)
+    except AgentError as e:
+        log.warning("%s: cannot %s the session to %s yet: %s", who, "enable" if enabled else "disable", addr, e)
+        return False
+    return True

@@ -96,6 +96,13 @@ DESCRIPTIONS: dict[str, str] = {
     "the import policies do not reject (a default route still needs accept_default_route).",
     "neighbors[].export": "`own`: only this machine's announcements, and routes a user export rule accepts; "
     "`accept`: every best path the export policies do not reject.",
+    "meshes[].route_servers": "Names of the members (two or three) whose agents run a route server; every member "
+    "then peers only with them (2-3 sessions instead of one per member) and WireGuard stays a full mesh. May be "
+    "set in the members file instead, so every machine gets the same topology; none = full BGP mesh "
+    "(docs/scaling.md).",
+    "meshes[].route_server_port": "TCP port the route servers' gobgpd listens on, on their mesh address.",
+    "meshes[].route_server_asn": "The route servers' ASN (in their OPEN only: a route server adds no AS to paths); "
+    "must differ from every member's.",
     "meshes[].max_prefixes": "Default `max_prefixes` of this mesh's members (a member's own value wins); "
     "none = no limit.",
     "neighbors[].bfd": "BFD on the session, run by gobgpd: the router drops this machine's routes within "

@@ -53,12 +53,19 @@ def parse_config(doc: Any, base_dir: Path | None = None) -> AgentConfig:
                     errors.extend(e.messages)
                     new_meshes.append(mesh)
                     continue
-                if not isinstance(members_doc, dict) or set(members_doc) - {"members"}:
-                    errors.append(f"{label}: {str(mf)!r} must be a mapping with one key, `members`")
+                if not isinstance(members_doc, dict) or set(members_doc) - {"members", "route_servers"}:
+                    errors.append(f"{label}: {str(mf)!r} must be a mapping of `members` (and `route_servers`)")
                 elif mesh.get("members") is not None:
                     errors.append(f"meshes[{i}]: set either `members` or `members_file`, not both")
                 else:
                     mesh = {**mesh, "members": members_doc.get("members") or []}
+                    if "route_servers" in members_doc and mesh.get("route_servers") is not None:
+                        errors.append(
+                            f"meshes[{i}]: set `route_servers` in agent.yaml or in the members file, not both"
+                        )
+                    elif "route_servers" in members_doc:
+                        # the members file is shared by every machine: the topology travels with it
+                        mesh["route_servers"] = members_doc["route_servers"]
             new_meshes.append(mesh)
         doc["meshes"] = new_meshes
     try:

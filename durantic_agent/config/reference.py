@@ -32,7 +32,8 @@ FILES: tuple[tuple[str, str, type[BaseModel], str], ...] = (
         "Mesh members file",
         "members[].",
         MeshMember,
-        "`meshes[].members_file` (a YAML file with a `members:` list), or inline `meshes[].members`.",
+        "`meshes[].members_file` (a YAML file with a `members:` list and optionally `route_servers:`, the names "
+        "of `meshes[].route_servers`), or inline `meshes[].members`.",
     ),
     ("Objects file", "", ObjectsDoc, "What `durantic apply -f` takes and `durantic get -o yaml` prints."),
 )

@@ -175,6 +175,11 @@ class Mesh(_Model):
     silent_keepalives: Annotated[int, Field(ge=2, le=100)] = 3
     liveness: MeshLiveness = MeshLiveness()
     max_prefixes: MaxPrefixes | None = None
+    # Members whose agents run a route server (docs/scaling.md); none = every member peers with every other.
+    route_servers: list[Name] | None = None
+    route_server_port: Port = 1790
+    # The route servers' own ASN: it only shows in their OPEN, never in an AS path (they do not prepend).
+    route_server_asn: ASN = 4294967294
 
     @field_validator("interface")
     @classmethod
@@ -206,6 +211,25 @@ class Mesh(_Model):
                 if v in values:
                     raise ValueError(f"members[{i}].{key}: {str(v)!r} duplicates members[{values[v]}]")
                 values[v] = i
+        return self
+
+    @model_validator(mode="after")
+    def _route_servers(self) -> Mesh:
+        if self.route_servers is None:
+            return self
+        if not self.route_servers:
+            raise ValueError("route_servers: [] names no member (leave it out for a full mesh)")
+        names = {m.name for m in self.members or []}
+        seen: dict[str, int] = {}
+        for i, name in enumerate(self.route_servers):
+            if name in seen:
+                raise ValueError(f"route_servers[{i}]: {name!r} duplicates route_servers[{seen[name]}]")
+            seen[name] = i
+            if name not in names:
+                raise ValueError(f"route_servers[{i}]: {name!r} is not a member of mesh {self.name!r}")
+        for i, m in enumerate(self.members or []):
+            if m.asn == self.route_server_asn:
+                raise ValueError(f"route_server_asn: {self.route_server_asn} is the ASN of members[{i}] ({m.name!r})")
         return self
 
     @property

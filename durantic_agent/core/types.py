@@ -4,7 +4,7 @@ best, what the kernel holds, and one decoded RIB path. Plain frozen dataclasses,
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from .community import NAMES_BY_VALUE
@@ -52,10 +52,22 @@ class PeerSpec:
     max_prefixes: int | None = None  # per address family; more closes the session with a Cease
     bfd_interval_us: int | None = None  # BFD transmit/receive interval; None = BFD off
     bfd_multiplier: int = 3
+    route_server_client: bool = False  # a route server's session: the peer's paths go unchanged to the others
+    import_policies: tuple[str, ...] = ()  # a route-server client's own import policies (PolicyProgram names)
+    import_policies_version: str = ""  # digest of those policies' content: a change re-makes the session
 
     def fingerprint(self) -> str:
         """Stored in the gobgpd peer's description, so a restarted agent can tell changed peers apart."""
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+        # fields added later are left out at their default: sessions marked before they existed keep their mark
+        parts = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if not (f.name in _LATER_FIELDS and getattr(self, f.name) == f.default)
+        ]
+        return hashlib.sha256(f"PeerSpec({', '.join(parts)})".encode()).hexdigest()[:16]
+
+
+_LATER_FIELDS = frozenset({"route_server_client", "import_policies", "import_policies_version"})
 
 
 @dataclass(frozen=True)

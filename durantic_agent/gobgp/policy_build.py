@@ -27,7 +27,7 @@ from typing import Any
 
 from ..core.policies import Conditions, MatchSet, Policy, PolicyProgram, SetRef, Statement, StatementActions
 
-__all__ = ["DesiredPolicies", "Msg", "assignment_msg", "gobgp_policies"]
+__all__ = ["DesiredPolicies", "Msg", "assignment_msg", "gobgp_policies", "gobgp_policy_names"]
 
 Msg = dict[str, Any]
 
@@ -162,3 +162,8 @@ def gobgp_policies(program: PolicyProgram) -> DesiredPolicies:
         import_assignment=assignment_msg("IMPORT", [names[n] for n in program.import_policies], program.default_import),
         export_assignment=assignment_msg("EXPORT", [names[n] for n in program.export_policies], program.default_export),
     )
+
+
+def gobgp_policy_names(program: PolicyProgram) -> dict[str, str]:
+    """Each of the program's policy names -> the name gobgpd holds it under (for per-peer assignments)."""
+    return _version({s.name: _set_msg(s) for s in program.sets}, [_policy_msg(p) for p in program.policies])[2]

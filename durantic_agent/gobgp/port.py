@@ -9,6 +9,7 @@ from ..core.types import PathSpec, PeerSpec
 from . import speaker
 from .client import GobgpClient
 from .policy import reconcile_policies
+from .policy_build import gobgp_policy_names
 
 __all__ = ["GobgpSpeaker"]
 
@@ -16,6 +17,7 @@ __all__ = ["GobgpSpeaker"]
 class GobgpSpeaker:
     def __init__(self, client: Callable[[], GobgpClient]) -> None:
         self._client = client  # raises SidecarError while gobgpd is not ready
+        self._policy_names: dict[str, str] = {}  # program name -> gobgpd name, as last applied
 
     async def local_paths(self, prefixes: Collection[str] | None = None) -> set[str]:
         if prefixes is None:
@@ -32,10 +34,13 @@ class GobgpSpeaker:
         return await speaker.list_owned_peers(self._client())
 
     async def add_peer(self, spec: PeerSpec, local_restarting: bool) -> None:
-        await speaker.add_peer(self._client(), spec, local_restarting=local_restarting)
+        names = tuple(self._policy_names.get(n, n) for n in spec.import_policies)
+        await speaker.add_peer(self._client(), spec, local_restarting=local_restarting, import_names=names)
 
     async def delete_peer(self, address: str) -> None:
         await speaker.delete_peer(self._client(), address)
 
     async def apply_policies(self, want: PolicyProgram) -> PolicyChange:
-        return await reconcile_policies(self._client(), want)
+        change = await reconcile_policies(self._client(), want)
+        self._policy_names = gobgp_policy_names(want)
+        return change

@@ -71,6 +71,7 @@ class PeerInfo:
     prefix_limited: bool = False  # closed with a Cease for sending more than max_prefixes; held down
     reason: str = ""  # why the session last went down, as gobgpd says
     bfd: BfdInfo | None = None  # None: BFD not enabled on this peer
+    local_restarting: bool = False  # gobgpd's own restart not over on it yet (no End-of-RIB, deferral running)
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -94,7 +95,7 @@ async def stop_bgp(client: GobgpClient) -> None:
     await client.call("StopBgp", api.StopBgpRequest())
 
 
-def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
+def _peer_msg(spec: PeerSpec, local_restarting: bool, import_names: tuple[str, ...] = ()) -> Any:
     afis = []
     for fam in (V4U, V6U):
         afi = api.AfiSafi(config=api.AfiSafiConfig(family=fam, enabled=True))
@@ -125,6 +126,20 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool) -> Any:
         ),
         afi_safis=afis,
     )
+    if spec.route_server_client:
+        # its own RIB per client; paths pass with AS path and next hop unchanged (docs/gobgp.md)
+        peer.route_server.CopyFrom(api.RouteServer(route_server_client=True))
+    if import_names:
+        # per-peer policy exists only for route-server clients: it filters what this client sends
+        accept = api.RouteAction.Value("ROUTE_ACTION_ACCEPT")
+        peer.apply_policy.CopyFrom(
+            api.ApplyPolicy(
+                import_policy=api.PolicyAssignment(
+                    policies=[api.Policy(name=n) for n in import_names], default_action=accept
+                ),
+                export_policy=api.PolicyAssignment(default_action=accept),
+            )
+        )
     if spec.multihop_ttl:
         peer.ebgp_multihop.CopyFrom(api.EbgpMultihop(enabled=True, multihop_ttl=spec.multihop_ttl))
     if spec.bfd_interval_us is not None:
@@ -208,6 +223,7 @@ async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> d
             prefix_limited=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
             reason=_reason(p.state),
             bfd=_bfd_info(p),
+            local_restarting=p.graceful_restart.local_restarting,
         )
     return out
 
@@ -219,8 +235,11 @@ def _reason(state: Any) -> str:
     return f"{why}: {state.disconnect_message}" if why and state.disconnect_message else why
 
 
-async def add_peer(client: GobgpClient, spec: PeerSpec, local_restarting: bool = False) -> None:
-    await client.call("AddPeer", api.AddPeerRequest(peer=_peer_msg(spec, local_restarting)))
+async def add_peer(
+    client: GobgpClient, spec: PeerSpec, local_restarting: bool = False, import_names: tuple[str, ...] = ()
+) -> None:
+    """`import_names`: the gobgpd names of `spec.import_policies` (policy_build.gobgp_policy_names)."""
+    await client.call("AddPeer", api.AddPeerRequest(peer=_peer_msg(spec, local_restarting, import_names)))
 
 
 async def delete_peer(client: GobgpClient, address: str) -> None:

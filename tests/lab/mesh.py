@@ -35,8 +35,8 @@ def keygen(lab: Lab, m: Machine) -> None:
     ).stdout.strip()
 
 
-def members_doc(machines: list[Machine], port: int = 51820) -> dict[str, Any]:
-    return {
+def members_doc(machines: list[Machine], port: int = 51820, route_servers: list[str] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "members": [
             {
                 "name": m.name,
@@ -48,6 +48,9 @@ def members_doc(machines: list[Machine], port: int = 51820) -> dict[str, Any]:
             for m in machines
         ]
     }
+    if route_servers is not None:
+        doc["route_servers"] = route_servers
+    return doc
 
 
 def mesh_config(
@@ -64,18 +67,23 @@ def mesh_config(
     }
 
 
-def write_members(lab: Lab, mesh: str, machines: list[Machine]) -> str:
+def write_members(lab: Lab, mesh: str, machines: list[Machine], route_servers: list[str] | None = None) -> str:
     f = lab.base / f"members-{mesh}.yaml"
-    f.write_text(yaml.safe_dump(members_doc(machines)))
+    f.write_text(yaml.safe_dump(members_doc(machines, route_servers=route_servers)))
     return str(f)
 
 
 def start_mesh(
-    lab: Lab, machines: list[Machine], mesh: str = "m", prefix_len: int = 24, backend: str = "userspace"
+    lab: Lab,
+    machines: list[Machine],
+    mesh: str = "m",
+    prefix_len: int = 24,
+    backend: str = "userspace",
+    route_servers: list[str] | None = None,
 ) -> dict[str, AgentHandle]:
     for m in machines:
         keygen(lab, m)
-    mf = write_members(lab, mesh, machines)
+    mf = write_members(lab, mesh, machines, route_servers)
     out = {}
     for m in machines:
         cfg = lab.agent_config(m.name, m.asn, m.mesh_addr, meshes=[mesh_config(lab, m, mesh, prefix_len, mf)])

@@ -1,13 +1,14 @@
 """N-member meshes on one machine (N up to 30 on 2 cores): real agents, gobgpd and wireguard-go.
 
 Members are named n01..nNN so that `dur-<lab prefix><name>m` stays within the 15-character interface
-limit; all share one underlay segment. Agents are started with at most `parallel` of them still booting
-at once: 30 Python processes importing at the same moment on 2 cores would starve each other (and their
-gobgpd) for tens of seconds, while a small window keeps both cores busy without queueing. Keys are made
+limit (from n100 on the trailing `m` is cut, which keeps the names distinct); all share one underlay
+segment. Agents are started with at most `parallel` of them still booting at once: 30 Python processes
+importing at the same moment on 2 cores would starve each other (and their gobgpd) for tens of seconds,
+while a small window keeps both cores busy without queueing. Keys are made
 in-process (no 30 `durantic mesh keygen` subprocesses).
 
-Also here: a plain-gobgpd full mesh of the same shape (the "raw" baseline for the benchmark), configured
-from a TOML file with the same timers and the same one-relay-hop export statement.
+Also here: a plain-gobgpd mesh of the same shape (the "raw" baseline for the benchmark; full, or with
+route servers), configured from TOML files with the same timers and the same export statement.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def mesh_addr(i: int) -> str:
 
 def machines(lab: Lab, n: int) -> list[Machine]:
     """n machines on one underlay segment."""
-    if n > 99:
-        raise ValueError("member names are n01..n99")
+    if n > 250:
+        raise ValueError("member addresses are x.x.0.1..x.x.0.250")
     ms = [
         Machine(member_name(i), lab.ns(member_name(i)), underlay_addr(i), mesh_addr(i), ASN_BASE + i)
         for i in range(1, n + 1)
@@ -100,6 +101,7 @@ def start_scale_mesh(
     bgp: dict[str, Any] | None = None,
     on_up: Callable[[AgentHandle], None] | None = None,
     wg_keepalive: int | None = None,
+    route_servers: list[str] | None = None,
 ) -> ScaleMesh:
     """Start n members (`bgp`: overrides of the agents' bgp section; `on_up` is called once per agent as
     soon as it answers; `wg_keepalive`: WireGuard persistent keepalive, default the lab's 1 s); returns
@@ -107,7 +109,7 @@ def start_scale_mesh(
     ms = machines(lab, n)
     for m in ms:
         keygen(lab, m)
-    mf = write_members(lab, MESH, ms)
+    mf = write_members(lab, MESH, ms, route_servers)
     sm = ScaleMesh(lab, ms)
     booting: list[AgentHandle] = []
 
@@ -183,9 +185,13 @@ def wait_everywhere(sm: ScaleMesh, prefixes: set[str], timeout: float, present: 
 # ----- the raw baseline: plain gobgpd, same timers, same one-relay-hop export statement ---------------
 
 RAW_PORT = 1179
+RAW_RS_PORT = 1790
+RS_ASN = 4294967294
 
 
-def raw_config(i: int, n: int) -> str:
+def raw_config(i: int, n: int, route_servers: list[int] | None = None) -> str:
+    """Member i's gobgpd: a full mesh, or (route_servers: their member numbers) sessions to them only,
+    sending them only its own routes, as the agents do."""
     lines = [
         "[global.config]",
         f"  as = {ASN_BASE + i}",
@@ -200,25 +206,58 @@ def raw_config(i: int, n: int) -> str:
         '    name = "one-relay-hop"',
         "    [policy-definitions.statements.conditions.bgp-conditions.as-path-length]",
         '      operator = "ge"',
-        "      value = 3",
+        f"      value = {3 if route_servers is None else 2}",
         "    [policy-definitions.statements.actions]",
         '      route-disposition = "reject-route"',
     ]
+    if route_servers is not None:
+        for j in route_servers:
+            lines += [
+                "[[neighbors]]",
+                "  [neighbors.config]",
+                f'    neighbor-address = "{underlay_addr(j)}"',
+                f"    peer-as = {RS_ASN}",
+                "  [neighbors.timers.config]",
+                "    connect-retry = 1",
+                "    hold-time = 9",
+                "    keepalive-interval = 3",
+                "  [neighbors.transport.config]",
+                f"    remote-port = {RAW_RS_PORT}",
+            ]
+        return "\n".join(lines) + "\n"
     for j in range(1, n + 1):
-        if j == i:
-            continue
-        lines += [
-            "[[neighbors]]",
-            "  [neighbors.config]",
-            f'    neighbor-address = "{underlay_addr(j)}"',
-            f"    peer-as = {ASN_BASE + j}",
-            "  [neighbors.timers.config]",
-            "    connect-retry = 1",
-            "    hold-time = 9",
-            "    keepalive-interval = 3",
-            "  [neighbors.transport.config]",
-            f"    remote-port = {RAW_PORT}",
-        ]
+        if j != i:
+            lines += _raw_neighbor(j)
+    return "\n".join(lines) + "\n"
+
+
+def _raw_neighbor(j: int) -> list[str]:
+    """Member j's gobgpd as a neighbour in a raw gobgpd's TOML, with the mesh's timers."""
+    return [
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        f'    neighbor-address = "{underlay_addr(j)}"',
+        f"    peer-as = {ASN_BASE + j}",
+        "  [neighbors.timers.config]",
+        "    connect-retry = 1",
+        "    hold-time = 9",
+        "    keepalive-interval = 3",
+        "  [neighbors.transport.config]",
+        f"    remote-port = {RAW_PORT}",
+    ]
+
+
+def raw_rs_config(i: int, n: int) -> str:
+    """The route-server gobgpd beside member i's: every member (i included) a route-server client."""
+    lines = [
+        "[global.config]",
+        f"  as = {RS_ASN}",
+        f'  router-id = "{underlay_addr(i)}"',
+        f"  port = {RAW_RS_PORT}",
+        f'  local-address-list = ["{underlay_addr(i)}"]',
+    ]
+    for j in range(1, n + 1):
+        lines += [*_raw_neighbor(j), "  [neighbors.route-server.config]", "    route-server-client = true"]
     return "\n".join(lines) + "\n"
 
 
@@ -229,19 +268,29 @@ class RawMesh:
     procs: dict[str, Proc] = field(default_factory=dict)
     sockets: dict[str, Path] = field(default_factory=dict)
     started_last: float = 0.0
+    route_servers: list[int] | None = None  # member numbers that also run a route-server gobgpd
+
+    def _spawn(self, label: str, ns: str, toml: str) -> Path:
+        d = self.lab.base / label
+        d.mkdir(parents=True, exist_ok=True)
+        conf = d / "gobgpd.toml"
+        conf.write_text(toml)
+        sock = d / "gobgpd.sock"
+        sock.unlink(missing_ok=True)
+        argv = [GOBGPD, "-f", str(conf), f"--api-hosts=unix://{sock}", "--pprof-disable", "--log-plain"]
+        self.procs[label] = self.lab.spawn(label, ns, argv)
+        return sock
 
     def start_member(self, i: int) -> None:
         """(Re)start member i's gobgpd; does not wait for it."""
         m = self.machines[i - 1]
-        d = self.lab.base / f"raw-{m.name}"
-        d.mkdir(parents=True, exist_ok=True)
-        conf = d / "gobgpd.toml"
-        conf.write_text(raw_config(i, len(self.machines)))
-        sock = d / "gobgpd.sock"
-        sock.unlink(missing_ok=True)
-        argv = [GOBGPD, "-f", str(conf), f"--api-hosts=unix://{sock}", "--pprof-disable", "--log-plain"]
-        self.procs[m.name] = self.lab.spawn(f"raw-{m.name}", m.ns, argv)
-        self.sockets[m.name] = sock
+        n = len(self.machines)
+        self.sockets[m.name] = self._spawn(f"raw-{m.name}", m.ns, raw_config(i, n, self.route_servers))
+        self.procs[m.name] = self.procs[f"raw-{m.name}"]
+
+    def start_route_server(self, i: int) -> None:
+        m = self.machines[i - 1]
+        self._spawn(f"raw-rs-{m.name}", m.ns, raw_rs_config(i, len(self.machines)))
 
     def wait_member(self, name: str, timeout: float = 20.0) -> None:
         sock, p = self.sockets[name], self.procs[name]
@@ -249,9 +298,12 @@ class RawMesh:
         assert p.alive(), p.log()
 
 
-def start_raw_mesh(lab: Lab, n: int) -> RawMesh:
-    """n plain gobgpd on one underlay, configured from TOML; returns once every API socket exists."""
-    rm = RawMesh(lab, machines(lab, n))
+def start_raw_mesh(lab: Lab, n: int, route_servers: list[int] | None = None) -> RawMesh:
+    """n plain gobgpd on one underlay, configured from TOML (with `route_servers`, those members also run
+    a route-server gobgpd and every member peers only with them); returns once every API socket exists."""
+    rm = RawMesh(lab, machines(lab, n), route_servers=route_servers)
+    for i in route_servers or []:
+        rm.start_route_server(i)
     for i in range(1, n + 1):
         rm.start_member(i)
     rm.started_last = time.monotonic()

@@ -1,8 +1,11 @@
-"""Member liveness in the lab: three mesh members, a and b both announce a VIP (a preferred), c uses it.
+"""Member liveness in the lab: three mesh members, a and b both announce a VIP (a preferred: b prepends its
+AS), c uses it.
 
 - a lossy underlay (30 % random loss on c's link) does not flap any member's liveness;
 - gobgpd killed with -9 on a live machine (the only origin of a route): c pinging behind it every
-  20 ms loses at most 2 packets, because its data plane still answers and graceful restart holds;
+  20 ms loses at most 2 packets, because its data plane still answers and graceful restart holds; so
+  does that machine itself pinging behind a, because its kernel route and AllowedIPs stay while its
+  respawned gobgpd re-learns them;
 - a is powered off (its link cut and every process in its namespace SIGKILLed at once): c's best
   path and AllowedIPs for the VIP move to b, long before hold time, and `peers` says a is down.
 """
@@ -27,6 +30,8 @@ from .test_transit import Pinger, report
 pytestmark = pytest.mark.lab
 
 VIP = "10.50.0.10"
+LAN_A = "192.168.77.0/24"
+LAN_A_HOST = "192.168.77.1"
 LAN_B = "192.168.78.0/24"
 LAN_B_HOST = "192.168.78.1"
 
@@ -52,15 +57,28 @@ def mesh(lab: Lab) -> dict[str, Any]:
         wait_for(lambda h=h: h.established(*(n for n in "abc" if n != h.name)), 60, f"{h.name}: mesh sessions")  # type: ignore[misc]
     for h in (agents["a"], agents["b"]):
         check = {"exec": {"command": ["/bin/true"]}, "interval": "1s", "healthy_threshold": 1}
-        doc = {
-            "announcements": [{"name": "vip", "vip": VIP, "health_check": check, "med": 10 if h.name == "a" else 20}]
-        }
+        doc: dict[str, Any] = {"announcements": [{"name": "vip", "vip": VIP, "health_check": check}]}
+        if h.name == "b":
+            # b is the backup: one AS longer (MED is not compared between paths from different ASes)
+            doc["policy_sets"] = [
+                {
+                    "name": "backup",
+                    "rules": [
+                        {
+                            "name": "vip",
+                            "match": {"prefixes": [f"{VIP}/32"]},
+                            "actions": {"as_prepend": {"asn": "self"}, "result": "accept"},
+                        }
+                    ],
+                }
+            ]
+            doc["export_policies"] = ["backup"]
         f = lab.base / f"vip-{h.name}.yaml"
         f.write_text(yaml.safe_dump(doc))
         assert h.cli("apply", "-f", str(f)).returncode == 0
-    b = agents["b"]
-    lab.sh(b.ns, f"ip addr add {LAN_B_HOST}/32 dev lo")
-    assert b.cli("announce", "add", "lan", "--route", LAN_B).returncode == 0
+    for h, lan, host in ((agents["a"], LAN_A, LAN_A_HOST), (agents["b"], LAN_B, LAN_B_HOST)):
+        lab.sh(h.ns, f"ip addr add {host}/32 dev lo")
+        assert h.cli("announce", "add", "lan", "--route", lan).returncode == 0
     return {"machines": {m.name: m for m in ms}, "agents": agents, "links": links}
 
 
@@ -125,17 +143,22 @@ def test_gobgpd_kill9_on_the_only_origin_loses_at_most_2_packets(lab: Lab, mesh:
     b, c = agents["b"], agents["c"]
     wait_for(lambda: best_next_hop(c, LAN_B) == "100.64.0.2", 20, "c: b's LAN via b")
     wait_for(lambda: lab.sh(c.ns, f"ping -c1 -W1 {LAN_B_HOST}", check=False).returncode == 0, 20, "c pings b's LAN")
+    wait_for(lambda: lab.sh(b.ns, f"ping -c1 -W1 {LAN_A_HOST}", check=False).returncode == 0, 20, "b pings a's LAN")
     before = transitions(c)
     st = b.api("GET", "/v1/status")["gobgpd"]
-    pinger = Pinger(c.ns, LAN_B_HOST)
+    pinger, back = Pinger(c.ns, LAN_B_HOST), Pinger(b.ns, LAN_A_HOST)
     time.sleep(0.5)  # the pinger is running before the kill
     os.kill(st["pid"], signal.SIGKILL)
     wait_for(lambda: b.api("GET", "/v1/status")["gobgpd"]["restarts"] > st["restarts"], 30, "b: gobgpd respawned")
     wait_for(lambda: b.established("a", "c") and c.established("b"), 60, "sessions to b back")
     wait_for(lambda: not any(p["stale"] for p in c.api("GET", f"/v1/rib?prefix={LAN_B}")[0]["paths"]), 30, "not stale")
+    wait_for(lambda: best_next_hop(b, LAN_A) == "100.64.0.1", 30, "b: a's LAN learned again")
     sent, received = pinger.stop()
     report("b's gobgpd kill -9 (b the only origin), c pinging behind b", sent, received)
+    sent_back, received_back = back.stop()
+    report("  b itself pinging behind a meanwhile", sent_back, received_back)
     assert sent - received <= 2
+    assert sent_back - received_back <= 2
     assert transitions(c) == before and liveness(c, "b") == "up"  # b's data plane never went away
 
 
@@ -151,7 +174,8 @@ def test_power_off_moves_the_vip_at_once(lab: Lab, mesh: dict[str, Any]) -> None
     wait_for(lambda: vip_owner(c, m) == "b", 5, "c: VIP in b's AllowedIPs")
     route = run(["ip", "-n", c.ns, "route", "show", f"{VIP}/32"]).stdout
     assert "dev dur-" in route and "proto bgp" in route, route
-    assert liveness(c, "a") == "down" and liveness(agents["b"], "a") == "down"
+    assert liveness(c, "a") == "down"
+    wait_for(lambda: liveness(agents["b"], "a") == "down", 10, "b: a down too (its own probes)")
     assert c.peers()["a"]["state"] != "established"
     rows = c.api("GET", f"/v1/rib?prefix={VIP}/32")[0]["paths"]
     assert [p["next_hop"] for p in rows] == ["100.64.0.2"]  # a's path is gone, not kept stale

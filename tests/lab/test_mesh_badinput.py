@@ -76,7 +76,11 @@ CASES: list[tuple[str, Any, str]] = [
     ("endpoint-garbage", with_b(endpoint="b:port"), "meshes[0].members[1].endpoint: 'b:port' is not host:port"),
     ("file-missing", None, "meshes[0].members_file: '{file}' does not exist"),
     ("file-not-yaml", "members: [{name: b, asn: 4200000002\n", "meshes[0].members_file: '{file}' is not valid YAML"),
-    ("file-not-members", "- just\n- a list\n", "meshes[0].members_file: '{file}' must be a mapping with one key"),
+    (
+        "file-not-members",
+        "- just\n- a list\n",
+        "meshes[0].members_file: '{file}' must be a mapping of `members` (and `route_servers`)",
+    ),
 ]
 
 

@@ -261,3 +261,48 @@ def test_wireguard_interfaces_peers_and_resync_restores_allowed_ips() -> None:
     assert run(r.reconcile(_wg("10.1.0.0/24"), True)) == 1
     assert wg.ifaces["dur-t"][KEY].allowed_ips == frozenset({"10.1.0.0/24"})
     assert drift("wireguard") == before + 1 and wg.forgotten == ["dur-t"]
+
+
+def test_routes_present_stay_as_they_are_during_a_restart_hold() -> None:
+    table, sync = FakeTable(), FibSync()
+    table.routes = {d: Route(d, dev="dur-x") for d in ("10.1.0.0/24", "10.2.0.0/24")}  # a previous run's
+    holding = True
+    r = RoutesReconciler(table, sync, hold=lambda: holding)
+    assert run(r.reconcile(_fib("10.3.0.0/24"), False)) == 1  # gobgpd has not re-learned 10.1 and 10.2 yet
+    assert set(table.routes) == {"10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"}
+    sync.routes_pending = set()
+    assert run(r.reconcile(_fib("10.1.0.0/24", "10.3.0.0/24"), False)) == 0  # 10.1 re-learned: as it was
+    # a path gobgpd prefers only while its sessions come back (another device) does not replace it yet
+    moved = {**_fib("10.3.0.0/24").fib.routes, "10.1.0.0/24": Route("10.1.0.0/24", dev="dur-y")}
+    sync.routes_pending = None
+    assert run(r.reconcile(Wanted(fib=Fib(routes=moved)), False)) == 0
+    assert table.routes["10.1.0.0/24"].dev == "dur-x"
+    holding = False  # the restart is over: what is still not wanted goes, what changed is replaced
+    sync.routes_pending = None
+    assert run(r.reconcile(Wanted(fib=Fib(routes=moved)), False)) == 2
+    assert table.routes == moved
+
+
+def test_wireguard_allowed_ips_neither_shrink_nor_move_during_a_restart_hold() -> None:
+    wg, sync = FakeWg(), FibSync()
+    other = "B" * 43 + "="
+    wg.ifaces["dur-t"] = {  # a previous run's AllowedIPs; 10.2 is wanted on the other peer
+        KEY: WgPeerSpec(KEY, None, frozenset({"10.1.0.0/24", "10.2.0.0/24"}), 2),
+        other: WgPeerSpec(other, None, frozenset(), 2),
+    }
+    holding = True
+    r = WireGuardReconciler(sync, "dur-", hold=lambda: holding)
+    r.backend = wg
+    iface = WgInterface("dur-t", "k", 51820, "100.64.0.1/24", (WgMember(KEY, None, 2), WgMember(other, None, 2)))
+    want = Wanted(
+        fib=Fib(allowed={"dur-t": {KEY: {"10.3.0.0/24"}, other: {"10.2.0.0/24", "10.4.0.0/24"}}}),
+        interfaces={"dur-t": iface},
+    )
+    run(r.reconcile(want, False))
+    assert wg.ifaces["dur-t"][KEY].allowed_ips == {"10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24"}
+    assert wg.ifaces["dur-t"][other].allowed_ips == {"10.4.0.0/24"}  # only what no peer had yet
+    holding = False
+    sync.peers_pending = None
+    run(r.reconcile(want, False))
+    assert wg.ifaces["dur-t"][KEY].allowed_ips == {"10.3.0.0/24"}
+    assert wg.ifaces["dur-t"][other].allowed_ips == {"10.2.0.0/24", "10.4.0.0/24"}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from ...core.types import PeerSpec
 from ..ports import BgpSpeaker
 from ..wanted import Wanted
 from .drift import repaired
@@ -14,8 +15,14 @@ __all__ = ["PeersReconciler"]
 class PeersReconciler:
     name = "peers"
 
-    def __init__(self, speaker: BgpSpeaker, local_restarting: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        speaker: BgpSpeaker,
+        local_restarting: Callable[[], bool],
+        select: Callable[[Wanted], Mapping[str, PeerSpec]] = lambda w: w.desired.peers,
+    ) -> None:
         self.speaker = speaker
+        self.select = select  # which gobgpd's sessions: the agent's own, or a route server's
         self.local_restarting = local_restarting  # tell new sessions we restart (graceful restart)
         self.applied: dict[str, str] | None = None  # address -> fingerprint, as last made
 
@@ -23,7 +30,7 @@ class PeersReconciler:
         self.applied = None
 
     async def reconcile(self, want: Wanted, resync: bool) -> int:
-        d = want.desired.peers
+        d = self.select(want)
         current = await self.speaker.owned_peers()  # cheap (ListPeer): read on every pass
         if self.applied is not None:
             changed = [a for a, fp in self.applied.items() if current.get(a) != fp]

@@ -7,7 +7,7 @@ it at the top of a pass so it overlaps the WireGuard pass, `reconcile` collects 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from ...aioutil import gc_paused
 from ...core.types import Route
@@ -22,9 +22,10 @@ __all__ = ["RoutesReconciler", "diff", "satisfies"]
 class RoutesReconciler:
     name = "fib"
 
-    def __init__(self, table: RouteTable, sync: FibSync) -> None:
+    def __init__(self, table: RouteTable, sync: FibSync, hold: Callable[[], bool] = lambda: False) -> None:
         self.table = table
         self.sync = sync
+        self.hold = hold  # while true, routes present stay as they are (restarthold.py): add only
         self.applied: dict[str, Route] | None = None  # None: read the kernel
         self._task: asyncio.Task[int] | None = None
         self._want = Wanted()
@@ -51,6 +52,7 @@ class RoutesReconciler:
             return 0
         wanted = want.fib.routes
         current = self.applied
+        held = False
         try:
             if current is None or resync:
                 present = await self.table.dump()
@@ -62,6 +64,12 @@ class RoutesReconciler:
             # only the destinations that changed since the last pass, unless that is unknown
             with gc_paused():
                 to_replace, to_delete = diff(wanted, current, pending)
+            if self.hold():
+                # what the kernel has stays as it is (RFC 4724's deferred selection): only new ones are added
+                kept = len(to_delete) + sum(r.dst in current for r in to_replace)
+                held = kept > 0
+                to_delete = []
+                to_replace = [r for r in to_replace if r.dst not in current]
             if to_delete:
                 await self.table.delete(to_delete)
             if to_replace:
@@ -69,7 +77,9 @@ class RoutesReconciler:
         except BaseException:
             self.sync.routes_pending = None  # partly applied, perhaps: diff everything next time
             raise
-        if pending is None or self.applied is None:
+        if held:
+            self.applied = None  # the kernel holds more than wanted: read it again, delete once the hold ends
+        elif pending is None or self.applied is None:
             self.applied = dict(wanted)
         else:
             applied = self.applied

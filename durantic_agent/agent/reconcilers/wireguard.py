@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 from ...wg.port import PeerSpec as WgPeerSpec
 from ..fibsync import FibSync
 from ..ports import WireGuardBackend
@@ -14,9 +17,10 @@ __all__ = ["WireGuardReconciler"]
 class WireGuardReconciler:
     name = "wireguard"
 
-    def __init__(self, sync: FibSync, own_prefix: str) -> None:
+    def __init__(self, sync: FibSync, own_prefix: str, hold: Callable[[], bool] = lambda: False) -> None:
         self.backend: WireGuardBackend | None = None  # set once opened (only with meshes)
         self.sync = sync
+        self.hold = hold  # while true, AllowedIPs stay on the peer that has them (restarthold.py): add only
         self.own_prefix = own_prefix  # interfaces carrying it are the agent's; others are never touched
         self._ready: set[str] = set()
         self.applied: dict[str, dict[str, WgPeerSpec]] = {}
@@ -63,6 +67,9 @@ class WireGuardReconciler:
                 self.applied.pop(iface.ifname, None)
                 changes += 1
             peers = specs[iface.ifname]
+            held = False
+            if self.hold():
+                peers, held = await _keep_present(wg, iface.ifname, peers)
             applied = self.applied.get(iface.ifname)
             if resync and applied is not None:
                 dev = await wg.device(iface.ifname)
@@ -78,4 +85,28 @@ class WireGuardReconciler:
                 await wg.set_peers(iface.ifname, peers)
                 self.applied[iface.ifname] = peers
                 changes += 1
+            if held:
+                self.applied.pop(iface.ifname, None)  # more than wanted: shrink to it once the hold ends
         return changes
+
+
+async def _keep_present(
+    wg: WireGuardBackend, ifname: str, peers: dict[str, WgPeerSpec]
+) -> tuple[dict[str, WgPeerSpec], bool]:
+    """`peers` as a restart hold wants them: every AllowedIP present stays on the peer that has it (neither
+    removed nor moved: a path gobgpd briefly prefers while its sessions come back, such as a relay's,
+    need not forward), those present nowhere are added where wanted; and whether that differs from `peers`."""
+    dev = await wg.device(ifname)
+    owner = {ip: key for key, have in dev.peers.items() if key in peers for ip in have.allowed_ips}
+    out = {}
+    held = False
+    for key, spec in peers.items():
+        have = dev.peers.get(key)
+        keep = frozenset(ip for ip in spec.allowed_ips if owner.get(ip, key) == key)
+        if have is not None:
+            keep |= have.allowed_ips
+        if keep != spec.allowed_ips:
+            held = True
+            spec = dataclasses.replace(spec, allowed_ips=keep)
+        out[key] = spec
+    return out, held

@@ -4,7 +4,8 @@ SIGKILLed at once), 20 times per part; p50 / p99 from that instant. Goal: p99 <=
 - router: agents a and b announce a VIP to a BIRD 2 router with `bfd on` (neighbors[].bfd 300 ms x 3);
   the origin BIRD uses dies -> BIRD's best path via the other. In the same run the anchor: plain gobgpd
   4.8 with BFD 300 ms x 3, death of one origin -> the observer's best path via the other. Goal <= 1.2x.
-- mesh: a and b announce a VIP (a preferred), c and d use it; the origin in use dies -> c's and d's best
+- mesh: a and b announce a VIP, c and d use it (the older path: MED is not compared between different
+  neighbour ASes); the origin in use dies -> c's and d's best
   path and AllowedIPs via the other (the slower observer per run). Each observer is polled from its own
   thread; beside it the agents' own account (down verdict + durantic_failover_seconds{cause=
   "member_death"}) and the floor, the detection time interval x multiplier.
@@ -63,7 +64,7 @@ def _build(lab: Lab) -> tuple[dict[str, Machine], dict[str, AgentHandle], dict[s
 
 def _announce(lab: Lab, h: AgentHandle) -> None:
     check = {"exec": {"command": ["/bin/true"]}, "interval": "1s", "healthy_threshold": 1}
-    ann = {"name": "vip", "vip": VIP, "health_check": check, "med": 10 if h.name == "a" else 20}
+    ann = {"name": "vip", "vip": VIP, "health_check": check}
     f = lab.base / f"vip-{h.name}.yaml"
     import yaml
 

@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from . import GOBGP_VERSION, __version__
+from .core.types import NO_SESSION
 
 __all__ = ["AGENT_METRICS", "AgentMetrics"]
 
@@ -95,6 +96,8 @@ class AgentMetrics:
     def peer_states(self, rows: list[dict[str, Any]]) -> None:
         """Peer gauges from the rows of AgentViews.peers (read on every peers, status and scrape)."""
         for r in rows:
+            if r["state"] == NO_SESSION:
+                continue
             name = str(r["name"])
             self.peer_established.labels(name).set(1 if r["state"] == "established" else 0)
             limited = bool(r.get("prefix_limited"))
@@ -132,11 +135,12 @@ class AgentMetrics:
         seen, shook = set(), set()
         for p in peers:
             name = str(p["name"])
-            seen.add(name)
-            self.peer_up.labels(name).set(1 if p.get("state") == "established" else 0)
-            self.peer_received.labels(name).set(p.get("received") or 0)
-            self.peer_accepted.labels(name).set(p.get("accepted") or 0)
-            self.peer_advertised.labels(name).set(p.get("advertised") or 0)
+            if p.get("state") != NO_SESSION:  # a member reached through the route servers is no BGP peer
+                seen.add(name)
+                self.peer_up.labels(name).set(1 if p.get("state") == "established" else 0)
+                self.peer_received.labels(name).set(p.get("received") or 0)
+                self.peer_accepted.labels(name).set(p.get("accepted") or 0)
+                self.peer_advertised.labels(name).set(p.get("advertised") or 0)
             age = p.get("handshake_age_seconds")
             if p.get("kind") == "member" and age is not None:
                 shook.add(name)

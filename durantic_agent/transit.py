@@ -7,7 +7,9 @@ stops being Direct after a silence window, and becomes Direct again only after l
 times on a valid session (hysteresis, so a lossy path does not flap).
 
 Relay choice: among the paths to the member's mesh /32 learned from members that are themselves Direct
-(a path via R has R as neighbour and as next hop), the best by BGP's order; ties go to the lowest relay
+(a path via R has R as neighbour and as next hop; in a mesh with route servers, a path from route server R
+with the member itself as next hop: R's session to the member is up, and R is a member that forwards),
+the best by BGP's order; ties go to the lowest relay
 address, never to "older path": both ends of a pair must pick the same relay, because WireGuard drops a
 packet arriving from a peer whose AllowedIPs do not hold its source. A path whose AS path holds our own
 ASN would relay through us: never chosen.
@@ -16,7 +18,7 @@ ASN would relay through us: never chosen.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .core.types import RibPath
@@ -103,14 +105,20 @@ def _rank(p: RibPath) -> tuple[int, int, int, int, tuple[int, int]]:
     return (-lp, p.as_path_len, _ORIGIN_RANK.get(p.origin, 3), p.med or 0, _addr_key(p.neighbor_ip))
 
 
-def choose_relay(member: str, paths: Iterable[RibPath], direct: Iterable[str], own_asn: int) -> str | None:
+def choose_relay(
+    member: str,
+    paths: Iterable[RibPath],
+    direct: Iterable[str],
+    own_asn: int,
+    route_servers: Collection[str] = frozenset(),
+) -> str | None:
     """The relay for `member` (its mesh address): best path to its /32 via a Direct member, or None."""
     ok = set(direct) - {member}
     candidates = [
         p
         for p in paths
         if p.neighbor_ip is not None
-        and p.neighbor_ip == p.next_hop
+        and (p.neighbor_ip == p.next_hop or (p.neighbor_ip in route_servers and p.next_hop == member))
         and p.neighbor_ip in ok
         and own_asn not in p.as_path
         and not (p.is_withdraw or p.filtered or p.stale or p.nexthop_invalid)
@@ -121,14 +129,18 @@ def choose_relay(member: str, paths: Iterable[RibPath], direct: Iterable[str], o
 
 
 def choose_carriers(
-    not_direct: Iterable[str], paths: Mapping[str, Sequence[RibPath]], direct: Iterable[str], own_asn: int
+    not_direct: Iterable[str],
+    paths: Mapping[str, Sequence[RibPath]],
+    direct: Iterable[str],
+    own_asn: int,
+    route_servers: Collection[str] = frozenset(),
 ) -> dict[str, str]:
     """member -> relay for every member that is not Direct and has a relay. A member with none stays on
     its direct peer (the best we can do; its keepalives keep probing)."""
     d = set(direct)
     out: dict[str, str] = {}
     for m in not_direct:
-        r = choose_relay(m, paths.get(m, ()), d, own_asn)
+        r = choose_relay(m, paths.get(m, ()), d, own_asn, route_servers)
         if r is not None:
             out[m] = r
     return out

@@ -27,6 +27,7 @@ from ..liveness.fsm import MemberState, Params, Verdict
 from ..liveness.monitor import Monitor, Target
 from ..metrics import AGENT_METRICS
 from ..timefmt import rfc3339
+from ..topology import is_route_server, route_server_addresses
 from .controller import Controller
 from .ribwatch import RibWatch
 from .routeservers import RouteServersReconciler
@@ -78,9 +79,18 @@ class MemberLiveness:
         self._targets_for = key
         out: dict[str, Target] = {}
         meshes = {m.name: m for m in self.agent.cfg.meshes}
+        # with route servers, a client probes only them: the route servers probe every member and withdraw a
+        # dead one's paths from every client, so the mesh sends O(N) probes, not O(N^2)
+        only = {
+            m.name: set(route_server_addresses(m))
+            for m in self.agent.cfg.meshes
+            if m.route_servers and not is_route_server(m)
+        }
         for addr, ref in self.agent.members.items():
             mesh = meshes.get(ref.mesh)
             if mesh is None or not mesh.liveness.enabled:
+                continue
+            if ref.mesh in only and addr not in only[ref.mesh]:
                 continue
             lv = mesh.liveness
             out[addr] = Target(addr, ref.name, Params(lv.interval, lv.multiplier, lv.probes, lv.rise))

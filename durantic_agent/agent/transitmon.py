@@ -14,6 +14,7 @@ from ..config import AgentConfig
 from ..core.types import MemberRef, RibPath
 from ..errors import AgentError
 from ..metrics import AGENT_METRICS
+from ..topology import route_server_addresses
 from ..transit import Liveness, LivenessParams, PeerSample, choose_carriers, initial_liveness, step_liveness
 from ..wg.port import WireGuardBackend
 
@@ -72,7 +73,9 @@ class TransitMonitor:
         for addr in not_direct:  # usually none: ListPath only for members that need a relay
             host = f"{addr}/128" if ":" in addr else f"{addr}/32"
             paths[addr] = [p for dest in await self.lookup(host) for p in dest]
-        carriers = choose_carriers(not_direct, paths, direct, self.cfg().machine.asn)
+        cfg = self.cfg()
+        rs = {a for mesh in cfg.meshes for a in route_server_addresses(mesh)}
+        carriers = choose_carriers(not_direct, paths, direct, cfg.machine.asn, rs)
         if carriers != self.carriers:
             self._count_switches(carriers)
             self.carriers = carriers

@@ -15,7 +15,7 @@ import orjson
 
 from ..aioutil import gc_paused, iterate_in_thread
 from ..config import AgentConfig
-from ..core.types import MemberRef, RibPath
+from ..core.types import NO_SESSION, MemberRef, RibPath
 from ..desired import Desired
 from ..errors import AgentError
 from ..fib import Fib
@@ -254,6 +254,36 @@ class AgentViews:
                     "tx_bytes": w.tx_bytes if w else None,
                     "path_type": self._path_type(addr) if spec.kind == "member" else "-",
                     "liveness": a.member_liveness.view(addr) if spec.kind == "member" else _bfd_view(i),
+                }
+            )
+        # with route servers, most members have no session here; their tunnel, path and liveness still matter
+        asns = {str(m.address): m.asn for mesh in a.cfg.meshes for m in mesh.members or []}
+        for addr, ref in a.members.items():
+            if addr in a.last_desired.peers:
+                continue
+            w = wg.get(ref.public_key)
+            out.append(
+                {
+                    "name": ref.name,
+                    "kind": "member",
+                    "address": addr,
+                    "asn": asns.get(addr),
+                    "state": NO_SESSION,
+                    "established_at": None,
+                    "uptime_seconds": None,
+                    "received": 0,
+                    "accepted": 0,
+                    "advertised": 0,
+                    "max_prefixes": None,
+                    "prefix_limited": False,
+                    "reason": "routes via the route servers",
+                    "wg_endpoint": w.endpoint if w else None,
+                    "last_handshake_at": rfc3339(w.last_handshake) if w else None,
+                    "handshake_age_seconds": age_seconds(w.last_handshake, now) if w else None,
+                    "rx_bytes": w.rx_bytes if w else None,
+                    "tx_bytes": w.tx_bytes if w else None,
+                    "path_type": self._path_type(addr),
+                    "liveness": a.member_liveness.view(addr),
                 }
             )
         if infos:

@@ -13,6 +13,7 @@ from .prefix import canonical_address, parse_prefix
 __all__ = [
     "LLGR_STALE",
     "MAIN_TABLE",
+    "NO_SESSION",
     "WELL_KNOWN_COMMUNITIES",
     "BestPath",
     "Family",
@@ -27,6 +28,7 @@ __all__ = [
 MAIN_TABLE = 254
 WELL_KNOWN_COMMUNITIES = NAMES_BY_VALUE  # value -> name
 LLGR_STALE = "llgr-stale"
+NO_SESSION = "-"  # the state of a mesh member this machine has no BGP session with (route servers between)
 Origin = Literal["igp", "egp", "incomplete"]
 Family = Literal["ipv4", "ipv6"]
 

@@ -18,6 +18,7 @@ import yaml
 from .harness import AgentHandle, Lab, gobgp_cli, module_lab, run, wait_for
 from .mesh import Machine, members_doc, start_mesh, wg_allowed
 from .test_liveness import power_off
+from .test_transit import ping_ttl
 
 pytestmark = pytest.mark.lab
 
@@ -73,6 +74,11 @@ def rs_client(sock: Path, address: str) -> dict[str, Any]:
     return found
 
 
+def sessions(h: AgentHandle) -> set[str]:
+    """The peers h has a BGP session with (`peers` also lists the members reached via the route servers)."""
+    return {n for n, p in h.peers().items() if p["state"] != "-"}
+
+
 def rib_paths(h: AgentHandle, prefix: str) -> list[dict[str, Any]]:
     rows = h.api("GET", f"/v1/rib?prefix={prefix}")
     return [p for r in rows if r["prefix"] == prefix for p in r["paths"]]
@@ -90,7 +96,16 @@ def test_clients_peer_only_with_the_route_servers(mesh: dict[str, Any]) -> None:
     for name in [*RS, *CLIENTS]:
         h = agent(mesh, name)
         wait_for(lambda h=h: h.established(*RS), 45, f"{name}: sessions to both route servers")  # type: ignore[misc]
-        assert set(h.peers()) == set(RS), f"{name} peers with {sorted(h.peers())}"
+        peers = h.peers()
+        assert sessions(h) == set(RS), f"{name} peers with {sorted(sessions(h))}"
+        # every other member is still listed: its tunnel, path type and data plane, with no session
+        # (a route server's own gobgpd is a client of its route server: that session is listed too)
+        assert set(peers) == {*RS, *CLIENTS} - {name} | ({name} & set(RS))
+        others = [p for n, p in peers.items() if n not in sessions(h)]
+        assert all(p["kind"] == "member" and p["path_type"] == "Direct" for p in others), others
+        # a client probes only the route servers; a route server probes every member
+        probed = {n for n, p in peers.items() if p["liveness"]}
+        assert probed == (set(RS) if name in CLIENTS else {*RS, *CLIENTS} - {name}), probed
     for name in RS:
         h = agent(mesh, name)
         st = h.api("GET", "/v1/status")["route_servers"]
@@ -143,6 +158,30 @@ def test_a_clients_route_reaches_the_others_with_its_own_next_hop(lab: Lab, mesh
         assert ROUTE not in learned, f"{name} received {ROUTE} back from c2"
 
 
+def test_members_that_cannot_reach_each_other_relay_through_a_route_server(lab: Lab, mesh: dict[str, Any]) -> None:
+    """c1 and c2 have no session with each other, only with the route servers; the route servers' paths to
+    their mesh addresses say which route server reaches both, and both ends pick the same one."""
+    c1, c2 = agent(mesh, "c1"), agent(mesh, "c2")
+    m2 = mesh["machines"]["c2"]
+    cut = f"ip saddr {m2.underlay} udp sport 51820 drop; ip daddr {m2.underlay} udp dport 51820 drop"
+    lab.sh(c1.ns, "nft 'add table inet durcut; add chain inet durcut in { type filter hook input priority 0; }'")
+    lab.sh(c1.ns, "nft 'add chain inet durcut out { type filter hook output priority 0; }'")
+    for chain in ("in", "out"):
+        for rule in cut.split("; "):
+            lab.sh(c1.ns, f"nft add rule inet durcut {chain} {rule}")
+    try:
+        wait_for(lambda: c1.peers()["c2"]["path_type"] == "Transit via rs1", 30, "c1: c2 is Transit via rs1")
+        wait_for(lambda: c2.peers()["c1"]["path_type"] == "Transit via rs1", 30, "c2: c1 is Transit via rs1")
+        wait_for(lambda: ping_ttl(lab, c1.ns, m2.mesh_addr) == 63, 20, "c1 pings c2 through rs1 (one hop)")
+        assert c1.established(*RS) and c2.established(*RS)
+        assert "Transit via rs1" in c1.cli("peers").stdout
+    finally:
+        lab.sh(c1.ns, "nft delete table inet durcut", check=False)
+    wait_for(lambda: c1.peers()["c2"]["path_type"] == "Direct", 30, "c1: c2 Direct again")
+    wait_for(lambda: c2.peers()["c1"]["path_type"] == "Direct", 30, "c2: c1 Direct again")
+    wait_for(lambda: ping_ttl(lab, c1.ns, m2.mesh_addr) == 64, 20, "c1 pings c2 directly")
+
+
 def test_a_killed_route_server_leaves_the_routes_of_the_other(lab: Lab, mesh: dict[str, Any]) -> None:
     c2, c3, rs1 = agent(mesh, "c2"), agent(mesh, "c3"), agent(mesh, "rs1")
     ms = mesh["machines"]
@@ -180,7 +219,7 @@ def test_reload_moves_the_mesh_to_a_full_mesh_and_back(lab: Lab, mesh: dict[str,
     write_members(lab, machines, RS)
     for name in names:
         assert agent(mesh, name).cli("agent", "reload").returncode == 0
-    wait_for(lambda: c2.established(*RS) and set(c2.peers()) == set(RS), 45, "c2: back to the route servers")
+    wait_for(lambda: c2.established(*RS) and sessions(c2) == set(RS), 45, "c2: back to the route servers")
     wait_for(lambda: {p["source"] for p in rib_paths(c2, ROUTE)} == set(RS), 30, "c2: the route via both again")
     assert "dev dur-" in kernel_route(c2, ROUTE) and ROUTE in wg_allowed(c2)[ms["c1"].pubkey]
 

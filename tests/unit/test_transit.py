@@ -149,6 +149,16 @@ def test_path_whose_next_hop_is_not_the_neighbour_is_not_a_relay() -> None:
     assert choose_relay(C, [odd], {B}, OWN) is None
 
 
+def test_a_route_server_relays_the_members_it_has_a_session_with() -> None:
+    # route servers pass the member's own next hop on: the path says the route server reaches it
+    via_rs = [dataclasses.replace(path(None, C), neighbor_ip=rs, source_asn=ASN[rs]) for rs in (D, B)]
+    assert choose_relay(C, via_rs, {B, D}, OWN, route_servers={B, D}) == B  # lowest address: both ends agree
+    assert choose_relay(C, via_rs, {D}, OWN, route_servers={B, D}) == D  # a route server not Direct is skipped
+    assert choose_relay(C, via_rs, {B, D}, OWN) is None  # members that are not route servers: not a relay
+    odd = dataclasses.replace(via_rs[1], next_hop=D)  # a route server passing on another member's next hop
+    assert choose_relay(C, [odd], {B, D}, OWN, route_servers={B, D}) is None
+
+
 def test_choose_carriers() -> None:
     paths = {C: [path(B, C), path(D, C)], D: [path(None, D)]}
     # C rides B; D has no relay and stays on its direct peer (no entry)

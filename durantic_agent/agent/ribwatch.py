@@ -47,6 +47,8 @@ class RibWatch:
                             sync.best_change(bp.prefix, bp)
                     self.wake()
                     seen += len(changes)
+                    # a snapshot is the whole table: not kept while the next batch is awaited
+                    del changes
                     if seen >= 512:
                         # A backlog of buffered events is read without ever suspending: yield now and
                         # then so the API and the reconcilers are not starved during a burst.

@@ -187,6 +187,34 @@ def _table_size(get_table: Callable[..., Any]) -> int | None:
         return None
 
 
+def _unknown(changes: list[tuple[BestPath, bool]], held: Mapping[str, object]) -> int:
+    """How many of `changes` are for destinations not in `held`. Not a generator expression in the reader:
+    its closure cell would keep `held` until the next event, and after a snapshot that is the map the
+    consumer replaced (RibWatch starts a new one), with every best path it held before."""
+    return sum(1 for bp, _ in changes if bp.prefix not in held)
+
+
+def _table_events(call: Iterable[bytes]) -> Iterator[tuple[list[tuple[BestPath, bool]], list[float]]]:
+    """The table events of one WatchEvent call, decoded: (changes, each path's age as a Unix time; none
+    for the first event, the snapshot, whose ages nobody reads).
+
+    Neither the message nor its parse is kept while the next one is awaited: the first event is the
+    whole table, and on a RIB that has gone quiet the next one may not come for hours."""
+    first = True
+    for msg in call:
+        ev = raw.WatchEventResponse.FromString(msg)
+        del msg
+        if not ev.HasField("table"):
+            continue
+        paths = ev.table.paths
+        ages = [] if first else [p.age.seconds + p.age.nanos * 1e-9 for p in paths]
+        item = decode_paths(paths), ages
+        first = False
+        del ev, paths, ages
+        yield item
+        del item
+
+
 def _read_best(
     channel: grpc.Channel,
     calls: list[Any],
@@ -237,39 +265,36 @@ def _read_best(
         if hold.epoch != epoch:
             call.cancel()  # a hold began meanwhile and may have missed this call
         try:
-            for msg in call:
-                ev = raw.WatchEventResponse.FromString(msg)
-                if not ev.HasField("table"):
-                    continue
-                paths = ev.table.paths
-                out = decode_paths(paths)
-                if first:
-                    spacing = resync_spacing(time.monotonic() - subscribed, min_interval)
-                if out or first:
-                    yield first, out
-                if first:
-                    behind.table = table = len({bp.prefix for bp, _ in out})
-                    first = False
-                    continue
-                if behind.observe((p.age.seconds + p.age.nanos * 1e-9 for p in paths), time.time()):
-                    if time.monotonic() - last_sync >= spacing:
-                        why = f"{behind.run} old paths in a row"
-                        break
-                    behind.run = 0
-                if known is None:
-                    continue
-                held = known()
-                unprobed += sum(1 for bp, _ in out if bp.prefix not in held)
-                if unprobed >= _PROBE_PATHS and (now := time.monotonic()) >= next_probe:
-                    next_probe, unprobed = now + _PROBE_EVERY, 0
-                    size = _table_size(get_table)
-                    if size is not None:
-                        behind.table = table = size
-                        # what the consumer has not taken yet may hold new destinations: errs low
-                        queued = size - len(known()) - pending()
-                        if resync_pays(queued, size) and now - last_sync >= spacing:
-                            why = f"~{queued} new destinations queued of {size}"
+            for out, ages in _table_events(call):
+                try:
+                    if first:
+                        spacing = resync_spacing(time.monotonic() - subscribed, min_interval)
+                    if out or first:
+                        yield first, out
+                    if first:
+                        behind.table = table = len({bp.prefix for bp, _ in out})
+                        first = False
+                        continue
+                    if behind.observe(ages, time.time()):
+                        if time.monotonic() - last_sync >= spacing:
+                            why = f"{behind.run} old paths in a row"
                             break
+                        behind.run = 0
+                    if known is None:
+                        continue
+                    unprobed += _unknown(out, known())
+                    if unprobed >= _PROBE_PATHS and (now := time.monotonic()) >= next_probe:
+                        next_probe, unprobed = now + _PROBE_EVERY, 0
+                        size = _table_size(get_table)
+                        if size is not None:
+                            behind.table = table = size
+                            # what the consumer has not taken yet may hold new destinations: errs low
+                            queued = size - len(known()) - pending()
+                            if resync_pays(queued, size) and now - last_sync >= spacing:
+                                why = f"~{queued} new destinations queued of {size}"
+                                break
+                finally:
+                    del out, ages  # not kept while the next event is awaited (see _table_events)
             else:
                 return
         except grpc.RpcError as e:
@@ -332,6 +357,7 @@ async def watch_best(
                     box["signalled"] = True
                 if wake:
                     signal()
+                del changes  # a snapshot is the whole table: not kept while the reader waits
         except BaseException as e:  # handed to the consumer, which re-raises it
             box["end"] = e
         with lock:
@@ -349,6 +375,7 @@ async def watch_best(
                 box["init"], box["changes"], box["signalled"] = False, [], False
             if init or changes:
                 yield init, changes
+            del changes  # nor while this waits for the next batch
             if done:
                 if box["end"] is not None:
                     raise box["end"]

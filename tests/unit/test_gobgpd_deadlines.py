@@ -24,6 +24,16 @@ async def until(pred: Callable[[], bool], timeout: float = 20.0) -> None:
             await asyncio.sleep(0.02)
 
 
+def stopped(pid: int) -> bool:
+    """Every thread of `pid` in the stopped state: kill() returns before the other threads take the stop."""
+    tasks = os.listdir(f"/proc/{pid}/task")
+    states = []
+    for tid in tasks:
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            states.append(f.read().rsplit(") ", 1)[1][0])
+    return all(s == "T" for s in states)
+
+
 def gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -39,6 +49,8 @@ async def test_calls_and_streams_on_a_stopped_gobgpd_end_at_their_deadlines(tmp_
     client: GobgpClient = sc.client
     os.kill(sc.pid, signal.SIGSTOP)
     try:
+        pid = sc.pid
+        await until(lambda: stopped(pid))
         t = time.monotonic()
         with pytest.raises(SidecarUnavailable, match="did not answer in time"):
             await client.get_global(timeout=0.3)

@@ -2,7 +2,7 @@
 
 python -m bench              # all
 python -m bench failover     # one (restart, failover, policy, transit, mesh-scale, vips, apply_routes, fib, rib, web,
-                             # liveness-cpu, machine-death, hung, cli-client, yaml-load)
+                             # liveness-cpu, machine-death, hung, cli-client, yaml-load, wg-cost)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BENCHES = {
     "hung": "bench.hung",
     "cli-client": "bench.cli_client",
     "yaml-load": "bench.yaml_load",
+    "wg-cost": "bench.wg_cost",
 }
 
 

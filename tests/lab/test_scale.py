@@ -113,6 +113,7 @@ def test_every_relay_is_a_transit_candidate(lab: Lab, big: ScaleMesh) -> None:
         seen = sorted(tuple(as_path(p)) for p in rib(ysock).get("10.202.0.0/24", []))
         states = {n: p.get("state") for n, p in big.agent(3).peers().items()}
         pytest.fail(f"n03 holds {len(seen)} of {N - 1} paths: {seen}; its sessions: {states}")
+    assert paths is not None
     lengths = sorted(len(as_path(p)) for p in paths)
     assert lengths == [1] + [2] * (N - 2), lengths  # one direct, one via each other member, none longer
     relays = {as_path(p)[0] for p in paths if len(as_path(p)) == 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -20,12 +21,18 @@ BackendKind = Literal["auto", "kernel", "userspace"]
 
 
 async def kernel_available_async(netns: str | None = None) -> bool:
-    """True when the `wireguard` generic-netlink family resolves (the module is loaded or loadable)."""
+    """True when the `wireguard` generic-netlink family resolves (the module is loaded or loadable);
+    False only when the kernel answers that it has no such family. Any other failure is raised with its
+    cause, so a netlink socket that could not be opened is not taken for a missing module."""
     wg = AsyncWireGuard(netns=netns) if netns else AsyncWireGuard()
     try:
         await wg.setup_endpoint()
-    except (NetlinkError, OSError):
-        return False
+    except NetlinkError as e:
+        if e.code == errno.ENOENT:
+            return False
+        raise WireGuardOpError(f"kernel WireGuard: the kernel refused the wireguard family: {e}") from None
+    except OSError as e:
+        raise WireGuardOpError(f"kernel WireGuard: no netlink socket{f' in {netns}' if netns else ''}: {e}") from None
     finally:
         wg.close()
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 from durantic_agent.wg import open_backend
+from durantic_agent.wg.port import WireGuardOpError
 
 from .harness import DURANTIC, AgentHandle, Lab
 
@@ -106,6 +108,16 @@ def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
             await be.close()
         return {key: set(p.allowed_ips) for key, p in dev.peers.items()}
 
-    # its own loop in a thread: the tests' event loop (pytest-asyncio's) stays untouched
+    # its own loop in a thread: the tests' event loop (pytest-asyncio's) stays untouched. This second
+    # reader's own netlink socket into the namespace can fail to open under emulation (the VM): it tries
+    # again, the error shown, rather than fail the test on its own socket.
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, read()).result()
+        for attempt in range(3):
+            try:
+                return pool.submit(asyncio.run, read()).result()
+            except WireGuardOpError as e:
+                if "no netlink socket" not in str(e) or attempt == 2:
+                    raise
+                print(f"wg_allowed({h.name}): {e}; reading again")
+                time.sleep(0.5)
+    raise AssertionError("unreachable")

@@ -127,6 +127,9 @@ def test_remove_member_by_reload(lab: Lab, mesh: dict[str, Any]) -> None:
     a, b = mesh["agents"]["a"], mesh["agents"]["b"]
     ms = mesh["machines"]
     c_key = ms["c"].pubkey
+    # what is asserted is that the reload leaves b's session alone: it must be up before (the earlier
+    # tests' sessions may still be coming back, slowly under emulation)
+    wait_for(lambda: a.established("b", "c"), 45, "a's sessions up")
     uptime_b = a.peers()["b"]["established_at"]
     write_members(lab, "m", [ms["a"], ms["b"]])
     try:

@@ -6,8 +6,10 @@ a diff and the real apply report the same thing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -19,8 +21,9 @@ Action = Literal["created", "configured", "unchanged", "pruned"]
 ASSIGNMENT_KEYS = ("import_policies", "export_policies", "default_import", "default_export")
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectChange:
+class ObjectChange(NamedTuple):
+    """A tuple: one is made per object of every apply, and a frozen dataclass costs 5x more to build."""
+
     kind: Literal["announcement", "policy_set", "assignment"]
     name: str  # the object's name; for an assignment, its key (import_policies, ...)
     action: Action
@@ -43,6 +46,24 @@ def _dump(obj: BaseModel | None) -> Any:
     return None if obj is None else obj.model_dump(mode="json", exclude_defaults=True)
 
 
+@functools.cache
+def _fields(kind: type[BaseModel]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    names = list(kind.model_fields)
+    get = operator.itemgetter(*names)
+    return get if len(names) > 1 else lambda d: (get(d),)
+
+
+def _same(old: BaseModel, new: BaseModel) -> bool:
+    """Field-wise equality, as pydantic's __eq__ decides it for these objects (no extra keys, no private
+    attributes; cached properties in __dict__ ignored) at a quarter of its cost per object."""
+    if old is new:
+        return True
+    if type(old) is not type(new):
+        return False
+    get = _fields(type(new))
+    return bool(get(old.__dict__) == get(new.__dict__))
+
+
 def _named(
     kind: Literal["announcement", "policy_set"],
     current: list[Any],
@@ -50,14 +71,15 @@ def _named(
     prune: bool,
     with_objects: bool,
 ) -> tuple[list[Any], list[ObjectChange]]:
-    """Upsert `given` into `current` by name; existing objects keep their place, new ones are appended."""
+    """Upsert `given` into `current` by name; existing objects keep their place, new ones are appended.
+    An unchanged object stays the very object the state held, so comparing states afterwards is cheap."""
     cur = {o.name: o for o in current}
     new = {} if prune else dict(cur)
     changes = []
     for o in given:
         old = cur.get(o.name)
-        action: Action = "created" if old is None else ("unchanged" if old == o else "configured")
-        new[o.name] = o
+        action: Action = "created" if old is None else ("unchanged" if _same(old, o) else "configured")
+        new[o.name] = old if action == "unchanged" else o
         objs = (_dump(old), _dump(o)) if with_objects and action != "unchanged" else ()
         changes.append(ObjectChange(kind, o.name, action, *objs))
     if prune:

@@ -146,6 +146,25 @@ def test_plan_reports_every_object_and_a_dry_run_changes_nothing(tmp_path: Path)
         store.apply(parse_doc({"import_policies": ["p"]}), prune=True, dry_run=True)
 
 
+def test_unchanged_is_decided_by_fields_not_by_what_the_agent_cached(tmp_path: Path) -> None:
+    """The agent caches each announcement's path on the object it holds; a file naming the same fields
+    is still `unchanged`, and the held object stays (a second apply writes nothing)."""
+    store = ObjectStore(tmp_path)
+    store.load()
+    doc = {"announcements": [{"name": "a", "route": "10.0.0.0/24", "communities": ["65000:1"]}]}
+    store.apply(parse_doc(doc))
+    held = store.state.announcements[0]
+    held.path_spec(tagging=False)  # what the paths reconciler does on every pass
+    generation = store.generation
+    _, changes = store.apply(parse_doc(doc))
+    assert [(c.ref, c.action) for c in changes] == [("announcement/a", "unchanged")]
+    assert store.state.announcements[0] is held and store.generation == generation
+    changed = {"announcements": [{"name": "a", "route": "10.0.0.0/24", "communities": ["65000:2"]}]}
+    _, changes = store.apply(parse_doc(changed))
+    assert [(c.ref, c.action) for c in changes] == [("announcement/a", "configured")]
+    assert store.state.announcements[0].communities != held.communities and store.generation == generation + 1
+
+
 def test_route_fast_path_agrees_with_ipaddress() -> None:
     """The IPv4 fast path in the route validator accepts exactly what ipaddress accepts, in the same form."""
     import ipaddress

@@ -8,7 +8,11 @@ the pattern of each topology: `full`, every member probes every other; `rs`, mem
 route servers (n04, n05) and those probe everyone. The probers' own CPU is not counted: it is the
 agent's share, measured by `bench liveness-cpu`.
 
-    DURANTIC_BENCH_SIZES=10,30 python -m bench wg-cost   # the defaults
+    DURANTIC_BENCH_SIZES=10,30 DURANTIC_BENCH_KEEPALIVES=1,10 DURANTIC_BENCH_TOPOLOGIES=full,rs \
+        python -m bench wg-cost   # the defaults
+
+The idle rows alone at N = 100 and the product's keepalive (2 s), the floor of a 100-member mesh on
+wireguard-go: DURANTIC_BENCH_SIZES=100 DURANTIC_BENCH_KEEPALIVES=2 DURANTIC_BENCH_TOPOLOGIES= .
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tests.lab.mesh import Machine
 from tests.lab.scale import keygen, machines
 
 SECONDS = 10.0
+SETTLE = float(os.environ.get("DURANTIC_BENCH_SETTLE", "3"))  # seconds after each change
 ROUTE_SERVERS = (3, 4)  # n04, n05, as in bench mesh-scale
 _HZ = os.sysconf("SC_CLK_TCK")
 _ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
@@ -79,7 +84,7 @@ def _echo_replies(lab: Lab, namespaces: list[str]) -> int:
 
 def _measure(lab: Lab, ms: list[Machine], pids: list[int]) -> tuple[float, float]:
     """% of one core of the wireguard-go, and the echo replies per second the mesh actually sent."""
-    time.sleep(3.0)  # what the last change started (handshakes, first probes) settles first
+    time.sleep(SETTLE)  # what the last change started (handshakes, first probes) settles first
     namespaces = [m.ns for m in ms]
     e0 = _echo_replies(lab, namespaces)
     c0, w0 = _cpu_seconds(pids), time.monotonic()
@@ -131,11 +136,15 @@ def _run(n: int) -> None:
                 time.sleep(0.02)
             lab.sh(m.ns, f"ip addr add {m.mesh_addr}/24 dev {ifname} && ip link set {ifname} up")
         pids = [p.popen.pid for p in wgs]  # `ip netns exec` execs wireguard-go, which stays in the foreground
-        for keepalive in (1, 10):
+        keepalive = 0
+        for keepalive in _ints("DURANTIC_BENCH_KEEPALIVES", "1,10"):
             _configure(ms, ifnames, keepalive)
             _row(n, f"keepalive {keepalive} s, no traffic", _measure(lab, ms, pids))
         p = Params()
-        for topology in ("full", "rs") if n > max(ROUTE_SERVERS) + 1 else ("full",):
+        topologies = [t for t in os.environ.get("DURANTIC_BENCH_TOPOLOGIES", "full,rs").split(",") if t]
+        if topologies and keepalive != 10:
+            _configure(ms, ifnames, 10)
+        for topology in topologies if n > max(ROUTE_SERVERS) + 1 else [t for t in topologies if t == "full"]:
             probers, streams = _probers(lab, ms, topology)
             label = f"keepalive 10 s + liveness {topology} ({streams / p.spacing:.0f} echoes/s due)"
             _row(n, label, _measure(lab, ms, pids))
@@ -151,8 +160,12 @@ async def _probe(addrs: list[str]) -> None:
     await Monitor(lambda: targets, lambda t, old, new: None).run()
 
 
+def _ints(var: str, default: str) -> list[int]:
+    return [int(s) for s in os.environ.get(var, default).split(",") if s]
+
+
 def main() -> None:
-    sizes = [int(s) for s in os.environ.get("DURANTIC_BENCH_SIZES", "10,30").split(",")]
+    sizes = _ints("DURANTIC_BENCH_SIZES", "10,30")
     version = subprocess.run(["wireguard-go", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"{version}, full WireGuard mesh, no agents; CPU of every wireguard-go over {SECONDS:g} s")
     for n in sizes:

@@ -149,10 +149,12 @@ class MemberLiveness:
             client = self.agent.client()
         except AgentError:
             return
-        for addr in self._addrs():
+        addrs = self._addrs()
+        await _seed(client, self._applied, [a for a in addrs if self._want(a) is not None])
+        for addr in addrs:
             want = self._want(addr)
-            if want is None or self._applied.get(addr) == want:
-                continue
+            if want is None or addr not in self._applied or self._applied[addr] == want:
+                continue  # no verdict yet, not in gobgpd yet, or already so
             st = self.monitor.states[addr]
             if not await _set_session(client, addr, want, "liveness"):
                 continue
@@ -185,9 +187,11 @@ class MemberLiveness:
             client = sc.client
             if client is None or not sc.ready.is_set():
                 continue
-            for addr in [a for a in self.monitor.states if a in rs.spec.peers]:
+            addrs = [a for a in self.monitor.states if a in rs.spec.peers]
+            await _seed(client, applied, [a for a in addrs if self._want(a) is not None])
+            for addr in addrs:
                 want = self._want(addr)
-                if want is None or applied.get(addr) == want:
+                if want is None or addr not in applied or applied[addr] == want:
                     continue
                 if not await _set_session(client, addr, want, f"liveness: route server {mesh}"):
                     continue
@@ -229,6 +233,23 @@ class MemberLiveness:
         for st in self.monitor.states.values():
             counts[st.verdict.value] += 1
         return {"error": self.monitor.error, "members": counts}
+
+
+async def _seed(client: GobgpClient, applied: dict[str, bool], addrs: list[str]) -> None:
+    """Record what gobgpd has for the sessions `applied` knows nothing of yet: a new gobgpd has every peer
+    enabled, an adopted one what the last agent set. Enabling an enabled peer is not a no-op in gobgpd
+    (speaker.enable_peer), and a peer not added yet is left until it is."""
+    if all(a in applied for a in addrs):
+        return
+    try:
+        infos = await speaker.list_peer_info(client, timeout=2.0)
+    except AgentError as e:
+        log.debug("liveness: cannot list gobgpd's peers yet: %s", e)
+        return
+    for a in addrs:
+        info = infos.get(a)
+        if a not in applied and info is not None:
+            applied[a] = not info.admin_down
 
 
 async def _set_session(client: GobgpClient, addr: str, enabled: bool, who: str) -> bool:

@@ -72,6 +72,7 @@ class PeerInfo:
     reason: str = ""  # why the session last went down, as gobgpd says
     bfd: BfdInfo | None = None  # None: BFD not enabled on this peer
     local_restarting: bool = False  # gobgpd's own restart not over on it yet (no End-of-RIB, deferral running)
+    admin_down: bool = False  # disabled (DisablePeer): kept configured, no session until EnablePeer
 
 
 async def current_global(client: GobgpClient) -> GlobalSpec | None:
@@ -224,6 +225,7 @@ async def list_peer_info(client: GobgpClient, timeout: float | None = None) -> d
             reason=_reason(p.state),
             bfd=_bfd_info(p),
             local_restarting=p.graceful_restart.local_restarting,
+            admin_down=p.state.admin_state == api.PeerState.ADMIN_STATE_DOWN,
         )
     return out
 
@@ -264,7 +266,8 @@ async def disable_peer(client: GobgpClient, address: str, communication: str = "
 
 
 async def enable_peer(client: GobgpClient, address: str) -> None:
-    """Let a disabled peer connect again."""
+    """Let a disabled peer connect again. Only for a peer that is disabled: gobgpd 4.8 takes an enable of
+    an enabled peer as a change (it flips its own admin-down flag and logs "code logic bug")."""
     await client.call("EnablePeer", api.EnablePeerRequest(address=address))
 
 

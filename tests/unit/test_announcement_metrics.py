@@ -3,6 +3,9 @@ counting announces and withdrawals, gone with the announcement."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from prometheus_client import REGISTRY
 
 from durantic_agent.metrics import AGENT_METRICS
@@ -10,6 +13,13 @@ from durantic_agent.metrics import AGENT_METRICS
 
 def _sample(metric: str, /, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(metric, labels)
+
+
+@pytest.fixture(autouse=True)
+def _no_announcements_left() -> Iterator[None]:
+    """The registry is the process's: leave no series behind for the tests that read it after this one."""
+    yield
+    AGENT_METRICS.known_announcements([])
 
 
 def test_series_exist_from_the_start_count_and_leave_with_the_announcement() -> None:

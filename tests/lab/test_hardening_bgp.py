@@ -106,7 +106,7 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     flood = " ".join(f"route 10.82.{i}.0/24 blackhole;" for i in range(12))
     default_and_one = "route 0.0.0.0/0 blackhole; route 10.81.0.0/24 blackhole;"
     _, s2 = lab.start_bird("pfx-bird2", b2, bird_neighbour("10.94.0", n=2, routes=default_and_one))
-    _, s3 = lab.start_bird("pfx-bird3", b3, bird_neighbour("10.94.0", n=3, routes=flood))
+    bird3, s3 = lab.start_bird("pfx-bird3", b3, bird_neighbour("10.94.0", n=3, routes=flood))
     _, s4 = lab.start_bird("pfx-bird4", b4, bird_neighbour("10.94.0", n=4, routes="route 10.84.0.0/24 blackhole;"))
     port = 19181
     cfg = lab.agent_config(
@@ -124,8 +124,10 @@ def test_neighbour_over_max_prefixes_is_ceased_others_stay_and_no_default_route_
     assert h.cli("announce", "add", "lan", "--route", OWN).returncode == 0
     wait_for(lambda: kernel_route(a, "10.81.0.0/24"), 40, "b2's route in the kernel")
     wait_for(lambda: h.peers()["b3"]["prefix_limited"], 40, "b3 held down by its prefix limit")
+    # BIRD's log, not only its protocol state: it tries again after 1-2 s (error wait time), and the
+    # refused attempts replace the Cease as its "last error"
     wait_for(
-        lambda: "Maximum number of prefixes" in birdc(s3, "show", "protocols", "all", "b3"),
+        lambda: "Maximum number of prefixes" in bird3.log() + birdc(s3, "show", "protocols", "all", "b3"),
         40,
         "BIRD to read the Cease",
     )

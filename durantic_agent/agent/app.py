@@ -92,6 +92,7 @@ class Agent:
             cfg.runtime_dir / "gobgpd",
             self._on_gobgpd_ready,
             log_level=cfg.gobgpd.log_level,
+            start_timeout=cfg.gobgpd.start_timeout,
         )
         self.speaker = GobgpSpeaker(self.client)
         self.loopback = LoopbackAddrs(proto=cfg.fib.route_protocol)
@@ -131,7 +132,7 @@ class Agent:
         self.route_servers = RouteServersReconciler(
             lambda: self.sidecar.binary,
             lambda: self.cfg.runtime_dir,
-            lambda: self.cfg.gobgpd.log_level,
+            lambda: self.cfg.gobgpd,
             lambda: self.controller.wake(only={"route-servers"}),
         )
         self.controller: Controller[Wanted] = Controller(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..config.schema import Gobgpd
 from ..core.policies import PolicyProgram
 from ..errors import SidecarError
 from ..gobgp import speaker
@@ -38,11 +39,13 @@ class RouteServer:
     """One mesh's route-server gobgpd and its sessions."""
 
     def __init__(
-        self, spec: RouteServerSpec, binary: Path, runtime_dir: Path, log_level: str, wake: Callable[[], None]
+        self, spec: RouteServerSpec, binary: Path, runtime_dir: Path, settings: Gobgpd, wake: Callable[[], None]
     ) -> None:
         self.spec = spec
         self.wake = wake
-        self.sidecar = Sidecar(binary, runtime_dir, self._ready, log_level=log_level)
+        self.sidecar = Sidecar(
+            binary, runtime_dir, self._ready, log_level=settings.log_level, start_timeout=settings.start_timeout
+        )
         self.speaker = GobgpSpeaker(self._client)
         self.peers = PeersReconciler(self.speaker, lambda: False, select=lambda _w: self.spec.peers)
         self.task: asyncio.Task[None] | None = None
@@ -117,12 +120,12 @@ class RouteServersReconciler:
         self,
         binary: Callable[[], Path],
         runtime_dir: Callable[[], Path],
-        log_level: Callable[[], str],
+        settings: Callable[[], Gobgpd],
         wake: Callable[[], None],
     ) -> None:
         self.binary = binary
         self.runtime_dir = runtime_dir
-        self.log_level = log_level
+        self.settings = settings  # the agent's `gobgpd` section: the route servers' gobgpd run the same way
         self.wake = wake
         self.running: dict[str, RouteServer] = {}
 
@@ -139,7 +142,7 @@ class RouteServersReconciler:
             rs = self.running.get(mesh)
             if rs is None:
                 rs = RouteServer(
-                    spec, self.binary(), self.runtime_dir() / f"route-server-{mesh}", self.log_level(), self.wake
+                    spec, self.binary(), self.runtime_dir() / f"route-server-{mesh}", self.settings(), self.wake
                 )
                 try:
                     await rs.start()

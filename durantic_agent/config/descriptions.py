@@ -117,6 +117,8 @@ DESCRIPTIONS: dict[str, str] = {
     "gobgpd": "The gobgpd sidecar.",
     "gobgpd.path": "gobgpd binary; none = the bundled copy, then PATH.",
     "gobgpd.log_level": "gobgpd's log level (its log goes to the agent's log).",
+    "gobgpd.start_timeout": "How long gobgpd may take to open its API and answer at each start; a first start "
+    "past it stops the agent (exit 1), a restart past it is tried again.",
     "wireguard": "The WireGuard backend.",
     "wireguard.backend": "`kernel` (pyroute2), `userspace` (wireguard-go) or `auto` (kernel when the module loads).",
     "wireguard.wireguard_go": "wireguard-go binary; none = PATH.",

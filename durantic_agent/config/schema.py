@@ -270,6 +270,7 @@ class Api(_Model):
 class Gobgpd(_Model):
     path: Path | None = None
     log_level: Literal["info", "debug"] = "info"
+    start_timeout: Annotated[Duration, Field(ge=1, le=600)] = 10.0
 
 
 class WireGuard(_Model):

@@ -91,12 +91,14 @@ class Sidecar:
         on_ready: Callable[[GobgpClient, bool], Awaitable[None]],
         log_level: str = "info",
         watchdog: Watchdog = Watchdog(),
+        start_timeout: float = 10.0,
     ) -> None:
         self.binary = binary
         self.runtime_dir = runtime_dir
         self.socket_path = runtime_dir / "gobgpd.sock"
         self.on_ready = on_ready
         self.log_level = log_level
+        self.start_timeout = start_timeout  # socket and first GetBgp answer, per start
         self.proc: asyncio.subprocess.Process | None = None
         self.client: GobgpClient | None = None
         self.restarts = 0
@@ -160,12 +162,12 @@ class Sidecar:
             start_new_session=True,
         )
         self._log_task = asyncio.create_task(self._pump_log(self.proc), name="gobgpd-log")
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + self.start_timeout
         while not self.socket_path.exists():
             if self.proc.returncode is not None:
                 raise SidecarUnavailable(f"gobgpd exited with code {self.proc.returncode} before it was ready")
             if time.monotonic() > deadline:
-                raise SidecarUnavailable("gobgpd did not create its API socket within 10 s")
+                raise SidecarUnavailable(f"gobgpd did not create its API socket within {self.start_timeout:g} s")
             await asyncio.sleep(0.005)
         client = GobgpClient(str(self.socket_path))
         while True:
@@ -175,7 +177,7 @@ class Sidecar:
             except SidecarError:
                 if self.proc.returncode is not None or time.monotonic() > deadline:
                     await client.close()
-                    raise SidecarUnavailable("gobgpd did not answer GetBgp") from None
+                    raise SidecarUnavailable(f"gobgpd did not answer GetBgp within {self.start_timeout:g} s") from None
                 await asyncio.sleep(0.01)
         log.info("gobgpd started (pid %d)", self.proc.pid)
         return client

@@ -218,6 +218,8 @@ class Lab:
                 "connect_retry": 1,
             },
             "api": {"socket": str(d / "agent.sock"), "http": None},
+            # an emulated VM beside a busy host can take longer than the default 10 s to start gobgpd
+            "gobgpd": {"start_timeout": round(scaled(10))},
             "state_dir": str(d / "state"),
             "runtime_dir": str(d / "run"),
         }

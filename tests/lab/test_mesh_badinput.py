@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from .harness import AgentHandle, Lab, wait_for
-from .mesh import Machine, members_doc, start_mesh
+from .mesh import Machine, members_doc, start_mesh, wg_allowed
 
 pytestmark = pytest.mark.lab
 
@@ -34,12 +34,15 @@ def mesh(lab: Lab) -> dict[str, Any]:
     return {"a": a, "file": members_file, "good": members_doc(ms)["members"]}
 
 
-def seen(h: AgentHandle) -> dict[str, tuple[Any, ...]]:
-    """What an operator sees in `durantic peers`, minus the counters that move by themselves."""
-    return {
-        p["name"]: (p["address"], p["asn"], p["state"], p["established_at"], p["wg_endpoint"], p["path_type"])
+def seen(h: AgentHandle) -> dict[str, Any]:
+    """What an operator sees in `durantic peers` and on the WireGuard device, minus what moves by itself:
+    the counters, and the path type (Direct / Silent), a live measurement of keepalives that a loaded
+    machine delays."""
+    peers = {
+        p["name"]: (p["address"], p["asn"], p["state"], p["established_at"], p["wg_endpoint"])
         for p in h.api("GET", "/v1/peers")
     }
+    return {"peers": peers, "wireguard": wg_allowed(h)}
 
 
 def with_b(**change: Any) -> Callable[[Members], Any]:
@@ -91,7 +94,8 @@ def test_reload_refuses_bad_mesh_input(mesh: dict[str, Any], content: Any, expec
     good_text = f.read_text()
     expected = expected.format(file=f, key_a=mesh["good"][0]["public_key"])
     before = seen(a)
-    assert before["b"][2] == "established"
+    assert before["peers"]["b"][2] == "established"
+    assert mesh["good"][1]["public_key"] in before["wireguard"]
     try:
         if content is None:
             f.unlink()

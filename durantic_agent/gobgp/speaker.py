@@ -121,6 +121,9 @@ def _peer_msg(spec: PeerSpec, local_restarting: bool, import_names: tuple[str, .
         timers=api.Timers(
             config=api.TimersConfig(
                 connect_retry=spec.connect_retry,
+                # after a hard reset gobgpd refuses the peer this long (its default: 30 s); one retry
+                # interval lets the session come back as soon as it would after any other drop
+                idle_hold_time_after_reset=spec.connect_retry,
                 hold_time=spec.hold_time,
                 keepalive_interval=spec.keepalive,
             )

@@ -15,6 +15,7 @@ import yaml
 from durantic_agent.core.types import PeerSpec
 from durantic_agent.gobgp import speaker
 from durantic_agent.gobgp.client import GobgpClient
+from durantic_agent.gobgp.pb import api
 
 from .harness import Lab, Proc, bird_neighbour, bird_sessions, run, same_sessions, wait_for
 
@@ -138,6 +139,9 @@ async def _speaker_ops(sock: Path, s4: Path, bird: Proc) -> None:
         assert peers["10.93.0.4"].state == "established"
         assert same_sessions(sessions, bird_sessions(s4)), "a soft reset tore the session down"
 
+        # gobgpd refuses the peer this long after the hard reset (its own default, 30 s, unless set)
+        listed = [r.peer async for r in client.stream("ListPeer", api.ListPeerRequest(address="10.93.0.4"))]
+        assert listed[0].timers.config.idle_hold_time_after_reset == spec.connect_retry
         await speaker.reset_peer(client, "10.93.0.4", hard=True)
         await until(lambda: last_error(s4, "b4") == "Received: Administrative reset", "b4 to receive Cease/reset")
         second = await until(lambda: (e := established(s4, "b4")) is not None and e > first + 0.5 and e, "back up")

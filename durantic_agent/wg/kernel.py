@@ -20,7 +20,7 @@ from durantic_agent.wg.endpoints import resolve_peers
 from durantic_agent.wg.keys import public_key
 from durantic_agent.wg.known import KnownPeers
 from durantic_agent.wg.plan import PeerChange, plan_and_result
-from durantic_agent.wg.port import DeviceState, PeerSpec, PeerState, WireGuardOpError
+from durantic_agent.wg.port import DeviceState, PeerSpec, PeerState, WireGuardNoSocket, WireGuardOpError
 
 __all__ = ["KernelBackend", "peer_messages"]
 
@@ -74,6 +74,10 @@ class KernelBackend:
             except NetlinkError as exc:
                 wg.close()
                 raise WireGuardOpError(f"wireguard generic netlink family: {exc}", exc.code) from exc
+            except OSError as exc:
+                wg.close()
+                where = f" in {self.netns}" if self.netns else ""
+                raise WireGuardNoSocket(f"kernel WireGuard: no netlink socket{where}: {exc}", exc.errno) from exc
             self._wg = wg
         return self._wg
 

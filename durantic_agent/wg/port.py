@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from durantic_agent.errors import WireGuardError
 
-__all__ = ["DeviceState", "PeerSpec", "PeerState", "WireGuardBackend", "WireGuardOpError"]
+__all__ = ["DeviceState", "PeerSpec", "PeerState", "WireGuardBackend", "WireGuardNoSocket", "WireGuardOpError"]
 
 
 class WireGuardOpError(WireGuardError):
@@ -21,6 +21,11 @@ class WireGuardOpError(WireGuardError):
     def __init__(self, message: str, errno: int | None = None) -> None:
         self.errno = errno
         super().__init__(message)
+
+
+class WireGuardNoSocket(WireGuardOpError):
+    """The backend could not open its own socket to the device (netlink or UAPI): nothing was asked of
+    the device, so the caller may try again without having changed anything."""
 
 
 @dataclass(frozen=True)

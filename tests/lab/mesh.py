@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from durantic_agent.wg import open_backend
-from durantic_agent.wg.port import WireGuardOpError
+from durantic_agent.wg.port import WireGuardNoSocket
 
 from .harness import DURANTIC, AgentHandle, Lab
 
@@ -115,8 +115,8 @@ def wg_allowed(h: AgentHandle) -> dict[str, set[str]]:
         for attempt in range(3):
             try:
                 return pool.submit(asyncio.run, read()).result()
-            except WireGuardOpError as e:
-                if "no netlink socket" not in str(e) or attempt == 2:
+            except WireGuardNoSocket as e:
+                if attempt == 2:
                     raise
                 print(f"wg_allowed({h.name}): {e}; reading again")
                 time.sleep(0.5)

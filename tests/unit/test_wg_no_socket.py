@@ -22,7 +22,7 @@ def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_probe_without_a_socket_is_no_socket_not_no_module(no_sockets: None) -> None:
-    with pytest.raises(WireGuardNoSocket, match="no netlink socket: .*Too many open files"):
+    with pytest.raises(WireGuardNoSocket, match=r"no netlink socket: .*Too many open files"):
         await kernel_available_async()
 
 

@@ -12,7 +12,7 @@ APT_PACKAGES += qemu-system-x86 busybox-static kmod file
 # kernel-WireGuard tests: run inside the test VM by `make test` and `make test-kernel`
 VM_OUT := artifacts/vm
 VM_TESTS := tests/vm/run.sh --out $(VM_OUT) -- \
-  python -m pytest -q -p no:cacheprovider tests/lab -m wg_kernel --junitxml=$(CURDIR)/$(VM_OUT)/junit.xml
+  python -m pytest -q -p no:cacheprovider tests/lab -m wg_kernel --durations=10 --junitxml=$(CURDIR)/$(VM_OUT)/junit.xml
 
 .PHONY: setup apt vendor venv stubs vm-kernel test test-kernel lint typecheck unit lab demo bench wheel clean
 
@@ -77,7 +77,7 @@ lab: setup
 # One line of totals closes the run; it fails if either part fails.
 test: setup lint typecheck
 	@mkdir -p $(VM_OUT); rm -f $(VM_OUT)/junit.xml artifacts/host-junit.xml; \
-	host=0; $(PY) -m pytest tests -m 'not wg_kernel' --junitxml=artifacts/host-junit.xml || host=$$?; \
+	host=0; $(PY) -m pytest tests -m 'not wg_kernel' --durations=15 --junitxml=artifacts/host-junit.xml || host=$$?; \
 	echo "========== kernel-WireGuard tests in the test VM =========="; \
 	vmrc=0; $(VM_TESTS) 2>&1 | tee $(VM_OUT)/run.log; vmrc=$${PIPESTATUS[0]}; \
 	$(PY) tests/vm/totals.py host=artifacts/host-junit.xml vm=$(VM_OUT)/junit.xml; \

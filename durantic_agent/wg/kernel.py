@@ -22,7 +22,13 @@ from durantic_agent.wg.known import KnownPeers
 from durantic_agent.wg.plan import PeerChange, plan_and_result
 from durantic_agent.wg.port import DeviceState, PeerSpec, PeerState, WireGuardNoSocket, WireGuardOpError
 
-__all__ = ["KernelBackend", "peer_messages"]
+__all__ = ["KernelBackend", "no_socket", "peer_messages"]
+
+
+def no_socket(netns: str | None, exc: OSError) -> WireGuardNoSocket:
+    where = f" in {netns}" if netns else ""
+    return WireGuardNoSocket(f"kernel WireGuard: no netlink socket{where}: {exc}", exc.errno)
+
 
 _CHUNK = 1000  # allowed IPs per netlink message, as wireguard-tools splits them
 
@@ -76,8 +82,7 @@ class KernelBackend:
                 raise WireGuardOpError(f"wireguard generic netlink family: {exc}", exc.code) from exc
             except OSError as exc:
                 wg.close()
-                where = f" in {self.netns}" if self.netns else ""
-                raise WireGuardNoSocket(f"kernel WireGuard: no netlink socket{where}: {exc}", exc.errno) from exc
+                raise no_socket(self.netns, exc) from exc
             self._wg = wg
         return self._wg
 

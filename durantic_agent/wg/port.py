@@ -24,8 +24,8 @@ class WireGuardOpError(WireGuardError):
 
 
 class WireGuardNoSocket(WireGuardOpError):
-    """The backend could not open its own socket to the device (netlink or UAPI): nothing was asked of
-    the device, so the caller may try again without having changed anything."""
+    """The kernel backend could not open its netlink socket (out of descriptors, say): nothing was asked
+    of the device, so the caller may try again without having changed anything."""
 
 
 @dataclass(frozen=True)

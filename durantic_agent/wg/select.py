@@ -11,8 +11,8 @@ from typing import Literal
 from pyroute2 import AsyncWireGuard
 from pyroute2.netlink.exceptions import NetlinkError
 
-from durantic_agent.wg.kernel import KernelBackend
-from durantic_agent.wg.port import WireGuardBackend, WireGuardNoSocket, WireGuardOpError
+from durantic_agent.wg.kernel import KernelBackend, no_socket
+from durantic_agent.wg.port import WireGuardBackend, WireGuardOpError
 from durantic_agent.wg.userspace import UserspaceBackend
 
 __all__ = ["BackendKind", "kernel_available", "kernel_available_async", "open_backend"]
@@ -32,7 +32,7 @@ async def kernel_available_async(netns: str | None = None) -> bool:
             return False
         raise WireGuardOpError(f"kernel WireGuard: the kernel refused the wireguard family: {e}") from None
     except OSError as e:
-        raise WireGuardNoSocket(f"kernel WireGuard: no netlink socket{f' in {netns}' if netns else ''}: {e}") from None
+        raise no_socket(netns, e) from None
     finally:
         wg.close()
     return True

@@ -66,14 +66,17 @@ class TransitMonitor:
                 log.debug("transit: %s", e)
 
     async def tick(self) -> None:
-        self.liveness = await self._sample()
+        # one snapshot of config and members for the whole tick: a reload during one of its awaits
+        # must not pair the new members with the old config (a new member would look endpoint-less,
+        # so not Direct, and be sent through a relay while its own end still sends directly)
+        cfg, members = self.cfg(), self.members()
+        self.liveness = await self._sample(cfg, members)
         direct = {a for a, lv in self.liveness.items() if lv.direct}
         not_direct = [a for a, lv in self.liveness.items() if not lv.direct]
         paths = {}
         for addr in not_direct:  # usually none: ListPath only for members that need a relay
             host = f"{addr}/128" if ":" in addr else f"{addr}/32"
             paths[addr] = [p for dest in await self.lookup(host) for p in dest]
-        cfg = self.cfg()
         rs = {a for mesh in cfg.meshes for a in route_server_addresses(mesh)}
         carriers = choose_carriers(not_direct, paths, direct, cfg.machine.asn, rs)
         if carriers != self.carriers:
@@ -81,8 +84,7 @@ class TransitMonitor:
             self.carriers = carriers
             self.wake()
 
-    async def _sample(self) -> dict[str, Liveness]:
-        cfg = self.cfg()
+    async def _sample(self, cfg: AgentConfig, members: Mapping[str, MemberRef]) -> dict[str, Liveness]:
         now, wall = time.monotonic(), time.time()
         endpoints = {str(m.address): m.endpoint for mesh in cfg.meshes for m in mesh.members or []}
         liveness: dict[str, Liveness] = {}
@@ -96,7 +98,7 @@ class TransitMonitor:
                 min_silence=float(cfg.bgp.keepalive),
             )
             dev = await self.wg.device(mesh.ifname, allowed_ips=False)
-            for addr, ref in self.members().items():
+            for addr, ref in members.items():
                 if ref.ifname != mesh.ifname:
                     continue
                 prev = self.liveness.get(addr) or initial_liveness(endpoints.get(addr) is not None, now)

@@ -79,7 +79,7 @@ test: setup lint typecheck
 	@mkdir -p $(VM_OUT); rm -f $(VM_OUT)/junit.xml artifacts/host-junit.xml; \
 	host=0; $(PY) -m pytest tests -m 'not wg_kernel' --durations=15 --junitxml=artifacts/host-junit.xml || host=$$?; \
 	echo "========== kernel-WireGuard tests in the test VM =========="; \
-	vmrc=0; $(VM_TESTS) 2>&1 | tee $(VM_OUT)/run.log; vmrc=$${PIPESTATUS[0]}; \
+	$(VM_TESTS) 2>&1 | tee $(VM_OUT)/run.log; vmrc=$${PIPESTATUS[0]}; \
 	$(PY) tests/vm/totals.py host=artifacts/host-junit.xml vm=$(VM_OUT)/junit.xml; \
 	[ $$host -eq 0 ] && [ $$vmrc -eq 0 ]
 

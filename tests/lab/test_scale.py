@@ -180,11 +180,8 @@ def test_prepending_export_policy_keeps_own_routes(lab: Lab, big: ScaleMesh) -> 
     try:
         wait_for(prepended_everywhere, 45, "n04's own routes, prepended twice, on every other member")
     except WaitTimeout:
-        seen = {
-            m.name: {p: sorted(as_path(q) for q in r.get(p, [])) for p in own}
-            for m in big.machines
-            if m is not me and (r := rib(gobgpd_socket(big.agents[m.name])))
-        }
+        ribs = {m.name: rib(gobgpd_socket(big.agents[m.name])) for m in big.machines if m is not me}
+        seen = {name: {p: sorted(as_path(q) for q in r.get(p, [])) for p in own} for name, r in ribs.items()}
         states = {n: p.get("state") for n, p in big.agent(4).peers().items()}
         pytest.fail(f"AS paths of n04's routes at each member: {seen}; n04's sessions: {states}")
     _apply(lab, big, 4, {"export_policies": []}, "unprepend")

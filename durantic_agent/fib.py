@@ -5,7 +5,8 @@ do. For each best path whose next hop N is a member's mesh address, the prefix g
 of the peer that carries N (the member itself while it is Direct; a relay otherwise, see `carriers`).
 A kernel route sends the prefix into the mesh interface. Paths from external neighbours go to the
 kernel via their next hop. Never installed: own local paths, own addresses, anything inside a mesh
-prefix (the connected route covers it), and the configured deny list.
+prefix (the connected route covers it), IPv6 link-local prefixes, and the configured deny list. Each
+member's probe address (core/probe.py) is in its own peer's AllowedIPs, always.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .config.schema import AgentConfig
 from .core.prefix import parse_prefix
+from .core.probe import probe_host
 from .core.types import BestPath, MemberRef, Route
 
 __all__ = ["Fib", "FibDelta", "desired_fib", "diff_fib", "mesh_members", "update_fib"]
@@ -105,7 +107,8 @@ def desired_fib(
     carriers = carriers or {}
     allowed: dict[str, dict[str, set[str]]] = {m.ifname: {} for m in cfg.meshes}
     for ref in members.values():
-        allowed[ref.ifname].setdefault(ref.public_key, set())
+        # the probe address stays on the member's own peer, whoever carries its mesh address
+        allowed[ref.ifname].setdefault(ref.public_key, set()).add(probe_host(ref.address))
     for host, (ifname, key) in _member_hosts(members, carriers).items():
         allowed[ifname].setdefault(key, set()).add(host)
     routes: dict[str, Route] = {}
@@ -246,6 +249,8 @@ def _classify_new(prefix: str, ctx: _Ctx) -> _Class:
     host = net.text.partition("/")[0] if plen == (32 if version == 4 else 128) else None
     deny, mesh = _nets(ctx)
     if deny and _within(version, plen, value, deny):
+        return True, False, host
+    if version == 6 and value >> 118 == 0x3FA:  # fe80::/10: link-local, the members' probe addresses among it
         return True, False, host
     if host is not None and host in ctx[2]:
         return True, False, host

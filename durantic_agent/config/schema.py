@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..core.probe import probe_address
 from ..validation import ASN, Duration, IPAddr, IPIface, IPNet, Name, format_duration
 
 __all__ = [
@@ -203,6 +204,7 @@ class Mesh(_Model):
     def _members(self) -> Mesh:
         net = self.address.network
         seen: dict[str, dict[object, int]] = {"name": {}, "address": {}, "asn": {}, "public_key": {}}
+        probes: dict[str, int] = {}
         for i, m in enumerate(self.members or []):
             if m.address.version != net.version or m.address not in net:
                 raise ValueError(f"members[{i}].address: {str(m.address)!r} is outside the mesh prefix {net}")
@@ -211,6 +213,13 @@ class Mesh(_Model):
                 if v in values:
                     raise ValueError(f"members[{i}].{key}: {str(v)!r} duplicates members[{values[v]}]")
                 values[v] = i
+            probe = probe_address(str(m.address))  # from the last 48 bits of an IPv6 address
+            if probe in probes:
+                raise ValueError(
+                    f"members[{i}].address: {str(m.address)!r} ends in the same 48 bits as members[{probes[probe]}] "
+                    f"(both would probe the direct path at {probe})"
+                )
+            probes[probe] = i
         return self
 
     @model_validator(mode="after")

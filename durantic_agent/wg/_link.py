@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from durantic_agent.core.probe import is_probe_address, probe_interface
 from durantic_agent.wg.port import WireGuardOpError
 
 __all__ = ["configure_link", "link_index", "link_kinds", "open_ipr"]
+
+log = logging.getLogger("durantic.wg")
+
+_IFA_F_NODAD = 0x02
 
 
 async def open_ipr(netns: str | None) -> Any:
@@ -36,8 +42,11 @@ async def link_index(ipr: Any, ifname: str) -> int | None:
 
 
 async def configure_link(ipr: Any, ifname: str, address: str, mtu: int) -> None:
-    """Exactly `address` (plus IPv6 link-local) on the link, the MTU, and the link up."""
+    """Exactly `address` and its direct-path probe address on the link (other IPv6 link-locals are left
+    alone), the MTU, and the link up. Without IPv6 on the link the probe address is missing, logged:
+    transit then has only WireGuard's keepalives to judge the direct path by."""
     want = ipaddress.ip_interface(address)
+    probe = ipaddress.ip_interface(probe_interface(str(want.ip)))
     idx = await link_index(ipr, ifname)
     if idx is None:
         raise WireGuardOpError(f"{ifname}: no such link")
@@ -49,8 +58,10 @@ async def configure_link(ipr: Any, ifname: str, address: str, mtu: int) -> None:
         async for msg in await ipr.addr("dump", index=idx):
             have.add(ipaddress.ip_interface(f"{msg.get('IFA_ADDRESS')}/{msg['prefixlen']}"))
         for old in have:
-            # the interface is ours (prefix), so a stray address is a leftover from an old config
-            if old != want and not old.ip.is_link_local:
+            # the interface is ours (prefix), so a stray address is a leftover from an old config; of the
+            # link-locals only probe addresses are ours (the kernel makes the others)
+            ours = isinstance(old.ip, ipaddress.IPv6Address) and is_probe_address(old.ip)
+            if old not in (want, probe) and (ours or not old.ip.is_link_local):
                 await ipr.addr("del", index=idx, address=str(old.ip), prefixlen=old.network.prefixlen)
         if want not in have:
             await ipr.addr("add", index=idx, address=str(want.ip), prefixlen=want.network.prefixlen)
@@ -58,6 +69,16 @@ async def configure_link(ipr: Any, ifname: str, address: str, mtu: int) -> None:
             await ipr.link("set", index=idx, state="up")
     except NetlinkError as exc:
         raise WireGuardOpError(f"{ifname}: {exc}", exc.code) from exc
+    if probe not in have:
+        try:
+            await ipr.addr("add", index=idx, address=str(probe.ip), prefixlen=64, flags=_IFA_F_NODAD)
+        except NetlinkError as exc:  # IPv6 disabled on the link, say: one thing degrades, not the mesh
+            log.warning(
+                "%s: no direct-path probe address %s (%s): transit judges the direct path by keepalives only",
+                ifname,
+                probe.ip,
+                exc,
+            )
 
 
 def check_ifname(ifname: str, prefix: str) -> None:

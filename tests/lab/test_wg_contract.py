@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from durantic_agent.core.probe import probe_address, probe_host
 from durantic_agent.wg import open_backend
 from durantic_agent.wg.keys import generate_private_key, public_key
 from durantic_agent.wg.plan import plan_peers
@@ -26,6 +27,20 @@ from .pace import scaled
 pytestmark = pytest.mark.lab
 
 VIP = "10.99.0.5"
+
+# one echo from a probe address to another through the agent's own echo socket (ping cannot bind a
+# link-local source); exit 0 when it was answered within a second
+ECHO_FROM = """
+import asyncio, socket, sys
+from durantic_agent.liveness.icmp import EchoSocket
+async def main():
+    ifname, src, dst = sys.argv[1:4]
+    got = asyncio.Event()
+    sock = EchoSocket(6, lambda addr, seq, t: got.set() if addr == dst else None)
+    sock.send(dst, 1, source=src, ifindex=socket.if_nametoindex(ifname))
+    await asyncio.wait_for(got.wait(), 1)
+asyncio.run(main())
+"""
 
 
 @dataclasses.dataclass
@@ -198,6 +213,45 @@ async def test_shrink_and_remove_peer(lab: Lab) -> None:
     await a.backend.set_peers(a.ifname, {})
     assert (await a.backend.device(a.ifname)).peers == {}
     assert not await _ping(a.ns, b.mesh)
+
+
+async def test_probe_echo_crosses_the_direct_peer_while_the_mesh_address_is_elsewhere(lab: Lab) -> None:
+    """a's peer for b holds only b's probe address (b's mesh /32 is carried elsewhere, as in transit): an
+    echo between the two probe addresses still crosses the tunnel, and both ends count it as received."""
+    a, b = lab.a, lab.b
+    pa, pb = probe_address(a.mesh), probe_address(b.mesh)
+    assert f"{pa}/64" in a.ns.run(["ip", "-6", "addr", "show", "dev", a.ifname]).stdout
+    b_probe_only = PeerSpec(b.pub, b.spec().endpoint, frozenset({probe_host(b.mesh)}))
+    await a.backend.set_peers(a.ifname, {b.pub: b_probe_only})
+    await b.backend.set_peers(b.ifname, {a.pub: a.spec(probe_host(a.mesh))})
+    rx_a = (await a.backend.device(a.ifname)).peers[b.pub].rx_bytes
+    rx_b = (await b.backend.device(b.ifname)).peers[a.pub].rx_bytes
+    ok = False
+    for _ in range(round(scaled(5))):  # the first echo may wait for a handshake
+        rc, _ = await a.ns.arun([sys.executable, "-c", ECHO_FROM, a.ifname, pa, pb])
+        if rc == 0:
+            ok = True
+            break
+    assert ok, "a's echo to b's probe address answered"
+    assert (await a.backend.device(a.ifname)).peers[b.pub].rx_bytes > rx_a
+    assert (await b.backend.device(b.ifname)).peers[a.pub].rx_bytes > rx_b
+    assert not await _ping(a.ns, b.mesh), "b's mesh address is not on b's peer"
+
+
+async def test_interface_is_set_up_without_ipv6_only_its_probe_address_missing(lab: Lab) -> None:
+    a, b = lab.a, lab.b
+
+    def addrs() -> str:
+        return a.ns.run(["ip", "addr", "show", "dev", a.ifname]).stdout
+
+    a.ns.run(["sysctl", "-qw", f"net.ipv6.conf.{a.ifname}.disable_ipv6=1"])  # drops every IPv6 address
+    a.ns.run(["ip", "addr", "flush", "dev", a.ifname])
+    await a.backend.ensure_interface(a.ifname, a.key, a.port, f"{a.mesh}/24")
+    assert f"{a.mesh}/24" in addrs() and "inet6" not in addrs()
+    assert await _ping_soon(a.ns, b.mesh)
+    a.ns.run(["sysctl", "-qw", f"net.ipv6.conf.{a.ifname}.disable_ipv6=0"])
+    await a.backend.ensure_interface(a.ifname, a.key, a.port, f"{a.mesh}/24")
+    assert f"{probe_address(a.mesh)}/64" in addrs()
 
 
 async def test_delete_interface_removes_link_and_process(lab: Lab) -> None:

@@ -65,6 +65,8 @@ def random_path(rng: random.Random) -> BestPath:
         prefix = f"10.99.{rng.randrange(4)}.0/24"  # denied
     elif kind < 0.1:
         prefix = f"100.64.0.{rng.randrange(1, 5)}/32"  # inside the mesh: members' hosts, own address
+    elif kind < 0.12:
+        prefix = f"fe80::d4:0:6440:{rng.randrange(1, 5)}/128"  # link-local: members' probe addresses
     else:
         prefix = f"10.{rng.randrange(3)}.{rng.randrange(40)}.0/24"
     return BestPath(prefix, rng.choice(HOPS), rng.random() < 0.05)

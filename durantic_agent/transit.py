@@ -2,7 +2,8 @@
 
 Liveness comes from WireGuard itself. Every member peer keeps its endpoint and a persistent keepalive
 even while its traffic rides a relay, so its direct tunnel keeps probing: received bytes grow while
-the other end is heard (keepalives, handshakes, data), and stall when the direct path breaks. A member
+the other end is heard (keepalives, handshakes, data, answers to our echoes to its probe address), and
+stall when the direct path breaks. A member
 stops being Direct after a silence window, and becomes Direct again only after life was seen `rise`
 times on a valid session (hysteresis, so a lossy path does not flap).
 
@@ -32,6 +33,7 @@ __all__ = [
     "choose_relay",
     "initial_liveness",
     "step_liveness",
+    "wants_probe",
 ]
 
 # WireGuard refuses a session key older than this (seconds): a handshake older than it proves nothing.
@@ -89,6 +91,14 @@ def step_liveness(state: Liveness, sample: PeerSample | None, now: float, p: Liv
     if lives >= p.rise and session_valid:
         return Liveness(True, rx, last_life, 0, now)
     return replace(state, rx_bytes=rx, last_life=last_life, lives=lives)
+
+
+def wants_probe(state: Liveness, now: float, p: LivenessParams) -> bool:
+    """Whether to echo the member's probe address (core/probe.py) across its direct tunnel: after a
+    keepalive interval without life. A peer that carries traffic, or whose keepalives arrive, costs no
+    echo; one whose packets this end drops uncounted (it relays the member, which still sends directly)
+    answers the echo on the direct peer, and so shows life again."""
+    return state.last_life is None or now - state.last_life >= p.interval
 
 
 _ORIGIN_RANK = {"igp": 0, "egp": 1, "incomplete": 2}

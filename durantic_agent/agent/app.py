@@ -27,6 +27,7 @@ from ..aioutil import gc_paused
 from ..config import AgentConfig, load_config
 from ..config.schema import WG_PREFIX
 from ..core.policies import PolicyChange, PolicyProgram
+from ..core.probe import probe_address
 from ..core.types import MemberRef, PathSpec
 from ..desired import Desired, DrainPhase, desired
 from ..errors import AgentError, ConfigError, SidecarError
@@ -39,6 +40,7 @@ from ..gobgp.sidecar import Sidecar, find_gobgpd
 from ..health.engine import HealthEngine
 from ..health.fsm import Transition, is_failover
 from ..limits import raise_nofile_limit
+from ..liveness.direct import DirectProbe
 from ..mesh_policy import mesh_policies
 from ..metrics import AGENT_METRICS
 from ..netlink.addrs import LoopbackAddrs
@@ -105,6 +107,7 @@ class Agent:
         self.fib_sync = FibSync()  # what changed since the FIB was computed / applied (incremental passes)
         self.rib = RibWatch(self.sidecar, self.fib_sync, lambda: self.controller.wake_batched())
         self.transit: TransitMonitor | None = None
+        self.direct_probe = DirectProbe()  # transit's echoes across each direct tunnel
         self.passwords: dict[str, str] = {}
         self.drain = DrainPhase.NONE
         self.stopping = False
@@ -463,6 +466,8 @@ class Agent:
                 "public_key": self.own_public_keys.get(mesh.name),
                 "members": sum(1 for ref in self.members.values() if ref.ifname == mesh.ifname),
                 "up": self.wireguard.is_ready(mesh.ifname),
+                "probe_address": probe_address(str(mesh.address.ip)),
+                "probe_error": self.direct_probe.error(mesh.ifname),
             }
             for mesh in self.cfg.meshes
         ]
@@ -539,7 +544,12 @@ class Agent:
             )
             self.wireguard.backend = self.wg
             self.transit = TransitMonitor(
-                lambda: self.cfg, lambda: self.members, self.wg, self.views.destinations, self.controller.wake
+                lambda: self.cfg,
+                lambda: self.members,
+                self.wg,
+                self.views.destinations,
+                self.controller.wake,
+                self.direct_probe.send,
             )
             await enable_forwarding()
         self.drain = DrainPhase.WITHDRAWN if self.store.state.drained else DrainPhase.NONE
@@ -588,6 +598,7 @@ class Agent:
             await self.loopback.close()
             await self.routes.close()
             await self.kernel_routes.close()
+            self.direct_probe.close()
             if self.wg is not None:
                 await self.wg.close()
             with contextlib.suppress(FileNotFoundError):

@@ -1,7 +1,9 @@
 """Transit: which mesh members are Direct, and which relay carries each member that is not.
 
 Samples each member's direct WireGuard peer every half keepalive and wakes the controller only when a
-member's carrier (itself or a relay) changes. The decisions are pure (transit.py)."""
+member's carrier (itself or a relay) changes. A member whose peer received nothing for a keepalive
+interval gets an echo to its probe address (core/probe.py), which crosses the direct tunnel whatever
+either end decided. The decisions are pure (transit.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,20 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from ..config import AgentConfig
+from ..core.probe import probe_address
 from ..core.types import MemberRef, RibPath
 from ..errors import AgentError
 from ..metrics import AGENT_METRICS
 from ..topology import route_server_addresses
-from ..transit import Liveness, LivenessParams, PeerSample, choose_carriers, initial_liveness, step_liveness
+from ..transit import (
+    Liveness,
+    LivenessParams,
+    PeerSample,
+    choose_carriers,
+    initial_liveness,
+    step_liveness,
+    wants_probe,
+)
 from ..wg.port import WireGuardBackend
 
 __all__ = ["TransitMonitor"]
@@ -23,6 +34,7 @@ __all__ = ["TransitMonitor"]
 log = logging.getLogger("durantic.agent")
 
 Lookup = Callable[[str], Awaitable[list[list[RibPath]]]]  # host prefix -> its destinations in gobgpd
+Probe = Callable[[str, str, str], None]  # (interface, our probe address, the member's): one echo
 
 
 class TransitMonitor:
@@ -33,8 +45,11 @@ class TransitMonitor:
         wg: WireGuardBackend,
         lookup: Lookup,
         wake: Callable[[], None],
+        probe: Probe | None = None,
     ) -> None:
         self.cfg = cfg
+        self.probe = probe
+        self.clock = time.monotonic
         self.members = members
         self.wg = wg
         self.lookup = lookup
@@ -85,7 +100,7 @@ class TransitMonitor:
             self.wake()
 
     async def _sample(self, cfg: AgentConfig, members: Mapping[str, MemberRef]) -> dict[str, Liveness]:
-        now, wall = time.monotonic(), time.time()
+        now, wall = self.clock(), time.time()
         endpoints = {str(m.address): m.endpoint for mesh in cfg.meshes for m in mesh.members or []}
         liveness: dict[str, Liveness] = {}
         for mesh in cfg.meshes:
@@ -98,6 +113,7 @@ class TransitMonitor:
                 min_silence=float(cfg.bgp.keepalive),
             )
             dev = await self.wg.device(mesh.ifname, allowed_ips=False)
+            own_probe = probe_address(str(mesh.address.ip))
             for addr, ref in members.items():
                 if ref.ifname != mesh.ifname:
                     continue
@@ -107,7 +123,9 @@ class TransitMonitor:
                 if ps is not None:
                     age = wall - ps.last_handshake if ps.last_handshake else None
                     sample = PeerSample(ps.rx_bytes, age)
-                liveness[addr] = step_liveness(prev, sample, now, params)
+                lv = liveness[addr] = step_liveness(prev, sample, now, params)
+                if self.probe is not None and ps is not None and wants_probe(lv, now, params):
+                    self.probe(mesh.ifname, own_probe, probe_address(addr))  # its answer: bytes at the next sample
         return liveness
 
     def _count_switches(self, carriers: dict[str, str]) -> None:

@@ -77,6 +77,7 @@ class EchoSocket:
         self._on_reply = on_reply
         self.token = int.from_bytes(os.urandom(8), "big")
         self.raw = False
+        self.last_error: str | None = None  # why the last failed send failed
         fam = socket.AF_INET if version == 4 else socket.AF_INET6
         proto = socket.IPPROTO_ICMP if version == 4 else socket.IPPROTO_ICMPV6
         try:
@@ -96,14 +97,23 @@ class EchoSocket:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self.drain)
 
-    def send(self, address: str, seq: int) -> bool:
+    def send(self, address: str, seq: int, source: str | None = None, ifindex: int = 0) -> bool:
+        """One echo request; `source` and `ifindex` (IPv6) pin the source address and the outgoing link,
+        as a link-local destination needs."""
+        packet = build_request(self.version, self.ident, seq, self.token)
         try:
-            self.sock.sendto(build_request(self.version, self.ident, seq, self.token), (address, 0))
+            if source is None:
+                self.sock.sendto(packet, (address, 0))
+            else:
+                pktinfo = socket.inet_pton(socket.AF_INET6, source) + struct.pack("=I", ifindex)
+                anc = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)]
+                self.sock.sendmsg([packet], anc, 0, (address, 0, 0, ifindex))
             return True
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as e:  # no route yet (interface being created), unreachable: a miss, not a fault
             log.debug("echo to %s: %s", address, e)
+            self.last_error = e.strerror or str(e)
             return False
 
     def drain(self) -> None:

@@ -300,6 +300,8 @@ def render_status(st: Mapping[str, Any]) -> str:
             f"mesh       {mesh['name']}  {mesh['interface']}  {mesh['address']}  port {mesh['listen_port']}  "
             f"{mesh['members']} members  up {fmt_value(mesh['up'])}  key {_dash(mesh['public_key'])}"
         )
+        if mesh.get("probe_error"):
+            lines.append(f"mesh       {mesh['name']}: direct-path probe: {mesh['probe_error']}")
     for k, v in st["reconcile"].items():
         if not v["ok"]:
             lines.append(f"reconcile  {k}: {v['error']}")

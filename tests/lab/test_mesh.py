@@ -168,3 +168,30 @@ def test_restart_reconciles_without_duplicates(lab: Lab, mesh: dict[str, Any]) -
     assert len(lines) == len(set(lines))
     assert ping(lab, c.ns, "192.168.77.1")
     assert a.proc.alive()
+
+
+def test_one_way_break_heals_to_direct_at_both_ends(lab: Lab, mesh: dict[str, Any]) -> None:
+    """c's packets to a are dropped until a sends c through b, while c, still hearing a, keeps a Direct;
+    once the path heals both ends are Direct again and a and c reach each other. In between each end
+    drops what the other sends it directly (its source's AllowedIP is on another peer), and kernel
+    WireGuard does not count those packets as received: only the echoes between the two members' probe
+    addresses, which stay on the direct peers, show either end that the direct path works again."""
+    a, c = mesh["agents"]["a"], mesh["agents"]["c"]
+    a_underlay = mesh["machines"]["a"].underlay
+
+    def path(h: Any, name: str) -> str:
+        return str(h.peers()[name]["path_type"])
+
+    wait_for(lambda: path(a, "c") == "Direct" and path(c, "a") == "Direct", 45, "a and c Direct")
+    # everything c sends to a's underlay address is dropped (nftables: wireguard-go's sockets name their
+    # outgoing interface, so the kernel would send past a blackhole route)
+    lab.sh(c.ns, "nft 'add table inet durowb; add chain inet durowb out { type filter hook output priority 0; }'")
+    lab.sh(c.ns, f"nft add rule inet durowb out ip daddr {a_underlay} drop")
+    try:
+        wait_for(lambda: path(a, "c") == "Transit via b", 60, "a: c through b")
+        assert path(c, "a") == "Direct", "c still hears a directly"
+    finally:
+        lab.sh(c.ns, "nft delete table inet durowb", check=False)
+    wait_for(lambda: path(a, "c") == "Direct" and path(c, "a") == "Direct", 30, "a and c Direct again")
+    wait_for(lambda: ping(lab, a.ns, "100.64.0.3") and ping(lab, c.ns, "100.64.0.1"), 15, "a and c ping")
+    wait_for(lambda: a.established("c") and c.established("a"), 45, "a-c session up")

@@ -23,7 +23,7 @@ from typing import Any
 
 from durantic_agent.wg.keys import generate_private_key, public_key
 
-from .harness import GOBGP, GOBGPD, AgentHandle, Lab, Proc, run, wait_for
+from .harness import GOBGP, GOBGPD, AgentHandle, Lab, Proc, WaitTimeout, run, wait_for
 from .mesh import Machine, mesh_config, write_members
 
 MESH = "m"
@@ -178,7 +178,19 @@ def wait_everywhere(sm: ScaleMesh, prefixes: set[str], timeout: float, present: 
         return not pending
 
     verb = "in" if present else "gone from"
-    wait_for(done, timeout, f"{sorted(prefixes)} {verb} every RIB (pending: {pending})", interval=0.2)
+    try:
+        wait_for(done, timeout, f"{sorted(prefixes)} {verb} every RIB", interval=0.2)
+    except WaitTimeout as e:
+        # say which members were still waiting, and which of their sessions were not up
+        down = {}
+        for name in sorted(pending):
+            try:
+                down[name] = {
+                    n: p.get("state") for n, p in sm.agents[name].peers().items() if p.get("state") != "established"
+                }
+            except Exception as exc:  # a diagnostic must not hide the timeout
+                down[name] = {"?": str(exc)}
+        raise WaitTimeout(f"{e}; still pending: {sorted(pending)}; their sessions not established: {down}") from None
     return time.monotonic() - t0
 
 
